@@ -1,0 +1,95 @@
+// Wire constants and hard limits. Every variable-length field has a bound here.
+
+export const MAGIC0 = 0x44; // 'D'
+export const MAGIC1 = 0x43; // 'C'
+export const PROTOCOL_VERSION = 1;
+
+/** magic(2) version(1) type(1) sessionId(8) */
+export const HEADER_BYTES = 12;
+/** CRC-32 trailer */
+export const TRAILER_BYTES = 4;
+/** IPv4 (20) + UDP (8) headers, for sizing datagrams against a link MTU. */
+export const IP_UDP_OVERHEAD_BYTES = 28;
+
+export enum PacketType {
+  Announce = 1,
+  Join = 2,
+  Welcome = 3,
+  Data = 4,
+  Heartbeat = 5,
+  Status = 6,
+  End = 7,
+  Done = 8,
+  DoneAck = 9,
+  Abort = 10,
+  Drop = 11,
+}
+
+export const DATA_FIELDS_BYTES = 8; // offset u64
+export const DATA_OVERHEAD_BYTES = HEADER_BYTES + DATA_FIELDS_BYTES + TRAILER_BYTES;
+/** Largest UDP payload over IPv4 is 65507 bytes. */
+export const MAX_DATAGRAM_BYTES = 65507;
+export const MAX_PAYLOAD_BYTES = MAX_DATAGRAM_BYTES - DATA_OVERHEAD_BYTES;
+export const MIN_PAYLOAD_BYTES = 256;
+/** Fits a 1500-byte Ethernet MTU without IP fragmentation. */
+export const DEFAULT_PAYLOAD_BYTES = 1500 - IP_UDP_OVERHEAD_BYTES - DATA_OVERHEAD_BYTES;
+
+export const MAX_NAME_BYTES = 64;
+export const MAX_JOB_BYTES = 64;
+export const MAX_DETAIL_BYTES = 200;
+export const MAX_ABORT_MESSAGE_BYTES = 512;
+export const MAX_NAK_RANGES = 64;
+/** Offsets must stay exact in a JS number. */
+export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
+export const SHA256_BYTES = 32;
+
+/** Outcome a receiver reports in DONE. */
+export enum DoneStatus {
+  Ok = 0,
+  HashMismatch = 1,
+  SinkFailed = 2,
+  Aborted = 3,
+  LocalError = 4,
+}
+
+/** Why the sender dropped or refused a receiver. */
+export enum DropReason {
+  Late = 1,
+  Full = 2,
+  Silent = 3,
+  Slow = 4,
+  NotAllowed = 5,
+  Aborted = 6,
+}
+
+/** Why the sender aborted a session. */
+export enum AbortReason {
+  InputFailed = 1,
+  NoReceivers = 2,
+  Interrupted = 3,
+  NoReceiversLeft = 4,
+}
+
+export const DONE_STATUS_NAMES: Record<DoneStatus, string> = {
+  [DoneStatus.Ok]: 'ok',
+  [DoneStatus.HashMismatch]: 'hash-mismatch',
+  [DoneStatus.SinkFailed]: 'sink-failed',
+  [DoneStatus.Aborted]: 'aborted',
+  [DoneStatus.LocalError]: 'local-error',
+};
+
+export const DROP_REASON_NAMES: Record<DropReason, string> = {
+  [DropReason.Late]: 'late-join',
+  [DropReason.Full]: 'too-many-receivers',
+  [DropReason.Silent]: 'silent',
+  [DropReason.Slow]: 'too-slow',
+  [DropReason.NotAllowed]: 'not-allowed',
+  [DropReason.Aborted]: 'session-aborted',
+};
+
+export const ABORT_REASON_NAMES: Record<AbortReason, string> = {
+  [AbortReason.InputFailed]: 'input-failed',
+  [AbortReason.NoReceivers]: 'not-enough-receivers',
+  [AbortReason.Interrupted]: 'interrupted',
+  [AbortReason.NoReceiversLeft]: 'no-receivers-left',
+};

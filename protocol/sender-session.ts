@@ -1,0 +1,625 @@
+// The sender's state machine, sans-IO: packets in through handle*, packets out through
+// pollTransmit, time passed in as nowMs. One instance per transfer (session).
+import { createHash, type Hash } from 'crypto';
+import {
+  ABORT_REASON_NAMES, AbortReason, DATA_OVERHEAD_BYTES, DONE_STATUS_NAMES, DROP_REASON_NAMES,
+  DoneStatus, DropReason, IP_UDP_OVERHEAD_BYTES, MAX_ABORT_MESSAGE_BYTES, PacketType,
+} from './constants';
+import {
+  clipUtf8, decodePacket, encodeDataPacket, encodePacket, type DonePacket, type JoinPacket,
+  type StatusPacket,
+} from './codec';
+import {
+  EventQueue, countDrop, formatEndpoint, sameEndpoint, type DropCounters, type Endpoint, type Transmit,
+} from './endpoint';
+import { RateControl } from './rate-control';
+
+export interface SenderSessionConfig {
+  sessionId: string;
+  job: string;
+  payloadBytes: number;
+  windowBytes: number;
+  /** Start as soon as this many receivers joined (and minWaitMs passed since the first). */
+  minReceivers: number;
+  /** When maxWaitMs expires: start if at least this many joined, else abort. */
+  maxWaitMinReceivers: number;
+  minWaitMs: number;
+  /** 0 = wait for minReceivers forever. */
+  maxWaitMs: number;
+  maxRateBitsPerSec: number;
+  /** Drop a receiver that alone holds a full window this long. 0 = never. */
+  dropAfterMs: number;
+  /** Drop a receiver not heard from this long. */
+  idleTimeoutMs: number;
+  maxReceivers: number;
+  /** When set, only receivers with these names may join. */
+  allowedNames?: readonly string[];
+  announceIntervalMs: number;
+  heartbeatIntervalMs: number;
+  /** Send a short packet when input stalls this long with bytes pending. */
+  flushAfterMs: number;
+  /** How long ABORT is repeated while receivers have not confirmed it. */
+  abortLingerMs: number;
+}
+
+export const SENDER_TIMING_DEFAULTS = {
+  announceIntervalMs: 100,
+  heartbeatIntervalMs: 50,
+  flushAfterMs: 5,
+  abortLingerMs: 2000,
+  maxReceivers: 256,
+} as const;
+
+const CHECK_INTERVAL_MS = 20;
+const INITIAL_RTT_MS = 10;
+const MIN_REPAIR_HOLDOFF_MS = 3;
+const DROP_RESEND_INTERVAL_MS = 100;
+const MAX_REFUSED_IN_REPORT = 64;
+
+export type SenderState = 'waiting' | 'sending' | 'ending' | 'aborting' | 'finished';
+
+interface WindowPacket {
+  offset: number;
+  length: number;
+  encoded: Buffer;
+  lastSentMs: number;
+  queued: boolean;
+  released: boolean;
+}
+
+interface ReceiverEntry {
+  id: number;
+  name: string;
+  endpoint: Endpoint;
+  state: 'live' | 'done' | 'dropped';
+  joinedAtMs: number;
+  lastHeardMs: number;
+  deliveredOffset: number;
+  contiguousOffset: number;
+  holdingSinceMs: number | null;
+  lastDropSentMs: number;
+  finishedAtMs: number | null;
+  done: DonePacket | null;
+  dropReason: DropReason | null;
+  nakPackets: number;
+  clockOffsetMs: number | null;
+}
+
+export interface ReceiverReport {
+  id: string;
+  name: string;
+  address: string;
+  outcome: 'ok' | 'failed' | 'dropped' | 'incomplete';
+  /** DONE status or drop reason, as a stable code. */
+  code: string;
+  bytes: number;
+  sha256Ok: boolean;
+  repairsRequested: number;
+  nakedPackets: number;
+  sinkExitCode: number | null;
+  detail: string;
+  durationMs: number | null;
+  clockOffsetMs: number | null;
+}
+
+export interface SenderReport {
+  sessionId: string;
+  job: string;
+  outcome: 'completed' | 'aborted';
+  abortReason: string | null;
+  abortMessage: string | null;
+  totalBytes: number;
+  sha256: string | null;
+  startedAtMs: number | null;
+  endedAtMs: number | null;
+  dataPacketsSent: number;
+  repairPacketsSent: number;
+  bytesOnWire: number;
+  rttMs: number;
+  receivers: ReceiverReport[];
+  refused: { name: string; address: string; reason: string }[];
+  dropped: DropCounters;
+}
+
+export type SenderEvent =
+  | { type: 'joined'; name: string; address: string; receivers: number }
+  | { type: 'refused'; name: string; address: string; reason: string }
+  | { type: 'started'; receivers: number }
+  | { type: 'dropped'; name: string; address: string; reason: string }
+  | { type: 'receiver-done'; name: string; address: string; status: string; detail: string }
+  | { type: 'aborting'; reason: string; message: string }
+  | { type: 'finished'; outcome: 'completed' | 'aborted' };
+
+export class SenderSession {
+  private state: SenderState = 'waiting';
+  private readonly createdAtMs: number;
+  private firstJoinMs: number | null = null;
+  private startedAtMs: number | null = null;
+  private endedAtMs: number | null = null;
+  private readonly receivers = new Map<number, ReceiverEntry>();
+  private readonly refused: SenderReport['refused'] = [];
+  private readonly control: Transmit[] = [];
+  private readonly events = new EventQueue<SenderEvent>();
+  readonly dropped: DropCounters = {};
+
+  // Input and window. Offsets: base <= (sent) <= packetized <= input.
+  private readonly hash: Hash = createHash('sha256');
+  private sha256: Buffer | null = null;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private inputOffset = 0;
+  private inputEnded = false;
+  private lastInputMs: number;
+  private packetizedOffset = 0;
+  private readonly window: WindowPacket[] = [];
+  private head = 0;
+  private nextNew = 0;
+  private sentEndOffset = 0;
+  private baseOffset = 0;
+  private readonly repairQueue: WindowPacket[] = [];
+  private repairHead = 0;
+
+  private readonly rate: RateControl;
+  private srttMs = INITIAL_RTT_MS;
+  private nextAnnounceMs: number;
+  private nextHeartbeatMs = 0;
+  private nextCheckMs = 0;
+  private nextAbortMs = 0;
+  private abortDeadlineMs = 0;
+  private abortReason: AbortReason | null = null;
+  private abortMessage = '';
+
+  private dataPacketsSent = 0;
+  private repairPacketsSent = 0;
+  private bytesOnWire = 0;
+
+  constructor(private readonly cfg: SenderSessionConfig, nowMs: number) {
+    this.createdAtMs = nowMs;
+    this.lastInputMs = nowMs;
+    this.nextAnnounceMs = nowMs;
+    const wireBytes = cfg.payloadBytes + DATA_OVERHEAD_BYTES + IP_UDP_OVERHEAD_BYTES;
+    this.rate = new RateControl({
+      maxRateBitsPerSec: cfg.maxRateBitsPerSec,
+      minRateFraction: 1 / 16,
+      // Enough for 2 ms at full rate, so coarse timers do not cap the rate.
+      burstBytes: Math.max(8 * wireBytes, cfg.maxRateBitsPerSec / 8 / 500),
+      intervalMs: 100,
+      lossThreshold: 0.5,
+    }, nowMs);
+  }
+
+  get currentState(): SenderState { return this.state; }
+  get isFinished(): boolean { return this.state === 'finished'; }
+  get currentRateBitsPerSec(): number { return this.rate.currentRateBitsPerSec; }
+  get bytesAcknowledged(): number { return this.baseOffset; }
+  get bytesRead(): number { return this.inputOffset; }
+  get bytesSent(): number { return this.sentEndOffset; }
+  get liveReceivers(): number { return this.countLive(); }
+
+  // ------------------------------------------------------------ inputs
+
+  /** How many more input bytes the window can take now. */
+  inputSpaceBytes(): number {
+    if ((this.state !== 'waiting' && this.state !== 'sending') || this.inputEnded) return 0;
+    return Math.max(0, this.cfg.windowBytes - (this.inputOffset - this.baseOffset));
+  }
+
+  handleInput(chunk: Buffer, nowMs: number): void {
+    if (this.inputEnded || chunk.length === 0) return;
+    if (this.state !== 'waiting' && this.state !== 'sending') return;
+    this.hash.update(chunk);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.inputOffset += chunk.length;
+    this.lastInputMs = nowMs;
+    this.packetize(false);
+  }
+
+  /** The input ended cleanly (EOF and, for a command, exit status 0). */
+  handleInputEnd(nowMs: number): void {
+    if (this.inputEnded || (this.state !== 'waiting' && this.state !== 'sending')) return;
+    this.inputEnded = true;
+    this.sha256 = this.hash.digest();
+    this.packetize(true);
+    this.advance(nowMs);
+  }
+
+  handleInputFailed(message: string, nowMs: number): void {
+    this.abort(AbortReason.InputFailed, message, nowMs);
+  }
+
+  /** The operator interrupted the transfer (SIGINT/SIGTERM). */
+  handleInterrupt(nowMs: number): void {
+    this.abort(AbortReason.Interrupted, 'sender interrupted', nowMs);
+  }
+
+  handlePacket(bytes: Buffer, from: Endpoint, nowMs: number): void {
+    const res = decodePacket(bytes);
+    if (!res.ok) { countDrop(this.dropped, res.reason); return; }
+    const p = res.packet;
+    if (p.sessionId !== this.cfg.sessionId) { countDrop(this.dropped, 'foreign-session'); return; }
+    switch (p.type) {
+      case PacketType.Join: this.handleJoin(p, from, nowMs); break;
+      case PacketType.Status: this.handleStatus(p, from, nowMs); break;
+      case PacketType.Done: this.handleDone(p, from, nowMs); break;
+      default: countDrop(this.dropped, 'unexpected-type');
+    }
+    this.advance(nowMs);
+  }
+
+  private handleJoin(p: JoinPacket, from: Endpoint, nowMs: number): void {
+    const known = this.receivers.get(p.receiverId);
+    if (known) {
+      if (!sameEndpoint(known.endpoint, from)) { countDrop(this.dropped, 'receiver-address-mismatch'); return; }
+      known.lastHeardMs = nowMs;
+      if (known.state === 'live') this.queueWelcome(known, p, nowMs);
+      else if (known.state === 'dropped') this.queueDrop(known, nowMs);
+      return;
+    }
+    let refuse: DropReason | null = null;
+    if (this.state !== 'waiting') refuse = DropReason.Late;
+    else if (this.cfg.allowedNames && !this.cfg.allowedNames.includes(p.name)) refuse = DropReason.NotAllowed;
+    else if (this.receivers.size >= this.cfg.maxReceivers) refuse = DropReason.Full;
+    if (refuse !== null) {
+      this.control.push({ to: from, bytes: encodePacket({ type: PacketType.Drop, sessionId: this.cfg.sessionId, receiverId: p.receiverId, reason: refuse }) });
+      const seen = this.refused.some((r) => r.address === formatEndpoint(from));
+      if (!seen) {
+        const entry = { name: p.name, address: formatEndpoint(from), reason: DROP_REASON_NAMES[refuse] };
+        if (this.refused.length < MAX_REFUSED_IN_REPORT) this.refused.push(entry);
+        this.events.push({ type: 'refused', ...entry });
+      }
+      return;
+    }
+    const r: ReceiverEntry = {
+      id: p.receiverId, name: p.name, endpoint: { ...from }, state: 'live', joinedAtMs: nowMs,
+      lastHeardMs: nowMs, deliveredOffset: 0, contiguousOffset: 0, holdingSinceMs: null,
+      lastDropSentMs: -Infinity, finishedAtMs: null, done: null, dropReason: null, nakPackets: 0,
+      clockOffsetMs: null,
+    };
+    this.receivers.set(p.receiverId, r);
+    this.firstJoinMs ??= nowMs;
+    this.queueWelcome(r, p, nowMs);
+    this.events.push({ type: 'joined', name: r.name, address: formatEndpoint(from), receivers: this.countLive() });
+  }
+
+  private queueWelcome(r: ReceiverEntry, p: JoinPacket, nowMs: number): void {
+    // NTP-style offset estimate from the announce the receiver echoed (if it did).
+    if (p.echoSenderTimeMs > 0 && nowMs >= p.echoSenderTimeMs) {
+      const midpoint = (p.echoSenderTimeMs + nowMs) / 2;
+      r.clockOffsetMs = Math.round(p.receiverTimeMs - midpoint);
+    }
+    this.control.push({ to: r.endpoint, bytes: encodePacket({
+      type: PacketType.Welcome, sessionId: this.cfg.sessionId, receiverId: r.id,
+      echoReceiverTimeMs: p.receiverTimeMs, senderTimeMs: nowMs,
+    }) });
+  }
+
+  private queueDrop(r: ReceiverEntry, nowMs: number): void {
+    if (nowMs - r.lastDropSentMs < DROP_RESEND_INTERVAL_MS || r.dropReason === null) return;
+    r.lastDropSentMs = nowMs;
+    this.control.push({ to: r.endpoint, bytes: encodePacket({ type: PacketType.Drop, sessionId: this.cfg.sessionId, receiverId: r.id, reason: r.dropReason }) });
+  }
+
+  private handleStatus(p: StatusPacket, from: Endpoint, nowMs: number): void {
+    const r = this.receivers.get(p.receiverId);
+    if (!r) { countDrop(this.dropped, 'unknown-receiver'); return; }
+    if (!sameEndpoint(r.endpoint, from)) { countDrop(this.dropped, 'receiver-address-mismatch'); return; }
+    r.lastHeardMs = nowMs;
+    if (r.state === 'dropped') { this.queueDrop(r, nowMs); return; }
+    if (r.state === 'done') return;
+    if (p.contiguousOffset > this.sentEndOffset) { countDrop(this.dropped, 'status-beyond-sent'); return; }
+    if (p.echoSenderTimeMs > 0) {
+      const sample = nowMs - p.echoSenderTimeMs - p.holdMs;
+      if (sample >= 0 && sample < 10_000) this.srttMs = 0.875 * this.srttMs + 0.125 * sample;
+    }
+    const advanced = p.deliveredOffset > r.deliveredOffset;
+    r.deliveredOffset = Math.max(r.deliveredOffset, p.deliveredOffset);
+    r.contiguousOffset = Math.max(r.contiguousOffset, p.contiguousOffset);
+    for (const range of p.naks) this.queueRepairs(r, range.start, Math.min(range.end, this.sentEndOffset), nowMs);
+    if (advanced) this.recomputeBase();
+  }
+
+  private handleDone(p: DonePacket, from: Endpoint, nowMs: number): void {
+    const r = this.receivers.get(p.receiverId);
+    if (!r) { countDrop(this.dropped, 'unknown-receiver'); return; }
+    if (!sameEndpoint(r.endpoint, from)) { countDrop(this.dropped, 'receiver-address-mismatch'); return; }
+    r.lastHeardMs = nowMs;
+    // Always confirm, so a receiver whose DONE_ACK was lost can stop repeating.
+    this.control.push({ to: r.endpoint, bytes: encodePacket({ type: PacketType.DoneAck, sessionId: this.cfg.sessionId, receiverId: r.id }) });
+    if (r.state !== 'live') return;
+    r.state = 'done';
+    r.done = p;
+    r.finishedAtMs = nowMs;
+    this.events.push({ type: 'receiver-done', name: r.name, address: formatEndpoint(r.endpoint), status: DONE_STATUS_NAMES[p.status], detail: p.detail });
+    this.recomputeBase();
+  }
+
+  // ------------------------------------------------------------ window
+
+  private packetize(flushPartial: boolean): void {
+    const size = this.cfg.payloadBytes;
+    while (this.pendingBytes >= size || (flushPartial && this.pendingBytes > 0)) {
+      const length = Math.min(size, this.pendingBytes);
+      const parts: Buffer[] = [];
+      let need = length;
+      while (need > 0) {
+        const first = this.pending[0];
+        if (first.length <= need) { parts.push(first); this.pending.shift(); need -= first.length; }
+        else { parts.push(first.subarray(0, need)); this.pending[0] = first.subarray(need); need = 0; }
+      }
+      this.pendingBytes -= length;
+      this.window.push({
+        offset: this.packetizedOffset, length, lastSentMs: -Infinity, queued: false, released: false,
+        encoded: encodeDataPacket(this.cfg.sessionId, this.packetizedOffset, parts, length),
+      });
+      this.packetizedOffset += length;
+    }
+  }
+
+  /** Index in the window of the packet holding `offset`, or -1. */
+  private findPacket(offset: number): number {
+    let lo = this.head; let hi = this.window.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const p = this.window[mid];
+      if (p.offset + p.length <= offset) lo = mid + 1; else hi = mid;
+    }
+    return lo < this.window.length && this.window[lo].offset <= offset ? lo : -1;
+  }
+
+  private repairHoldoffMs(): number { return Math.max(MIN_REPAIR_HOLDOFF_MS, 1.5 * this.srttMs); }
+
+  private queueRepairs(r: ReceiverEntry, start: number, end: number, nowMs: number): void {
+    if (start >= end) return;
+    let i = this.findPacket(Math.max(start, this.baseOffset));
+    if (i < 0) return;
+    const holdoff = this.repairHoldoffMs();
+    for (; i < this.nextNew && this.window[i].offset < end; i++) {
+      const p = this.window[i];
+      r.nakPackets++;
+      if (p.queued || nowMs - p.lastSentMs < holdoff) continue;
+      p.queued = true;
+      this.repairQueue.push(p);
+    }
+  }
+
+  private recomputeBase(): void {
+    let base = Infinity;
+    for (const r of this.receivers.values()) if (r.state === 'live') base = Math.min(base, r.deliveredOffset);
+    if (base === Infinity) return; // nobody left: advance() decides what happens
+    this.baseOffset = Math.max(this.baseOffset, base);
+    while (this.head < this.nextNew) {
+      const p = this.window[this.head];
+      if (p.offset + p.length > this.baseOffset) break;
+      p.released = true;
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.window.length) {
+      this.window.splice(0, this.head);
+      this.nextNew -= this.head;
+      this.head = 0;
+    }
+  }
+
+  private countLive(): number {
+    let n = 0;
+    for (const r of this.receivers.values()) if (r.state === 'live') n++;
+    return n;
+  }
+
+  // ------------------------------------------------------------ time
+
+  private start(nowMs: number): void {
+    this.state = 'sending';
+    this.startedAtMs = nowMs;
+    this.nextHeartbeatMs = nowMs;
+    this.events.push({ type: 'started', receivers: this.countLive() });
+  }
+
+  private abort(reason: AbortReason, message: string, nowMs: number): void {
+    if (this.state === 'aborting' || this.state === 'finished') return;
+    if (this.state === 'ending' && reason === AbortReason.InputFailed) return; // input already verified complete
+    this.state = 'aborting';
+    this.abortReason = reason;
+    this.abortMessage = clipUtf8(message, MAX_ABORT_MESSAGE_BYTES);
+    this.nextAbortMs = nowMs;
+    this.abortDeadlineMs = nowMs + this.cfg.abortLingerMs;
+    this.pending = []; this.pendingBytes = 0;
+    this.events.push({ type: 'aborting', reason: ABORT_REASON_NAMES[reason], message: this.abortMessage });
+  }
+
+  private finish(nowMs: number): void {
+    this.state = 'finished';
+    this.endedAtMs = nowMs;
+    this.events.push({ type: 'finished', outcome: this.abortReason === null ? 'completed' : 'aborted' });
+  }
+
+  private drop(r: ReceiverEntry, reason: DropReason, nowMs: number): void {
+    r.state = 'dropped';
+    r.dropReason = reason;
+    r.finishedAtMs = nowMs;
+    this.queueDrop(r, nowMs);
+    this.events.push({ type: 'dropped', name: r.name, address: formatEndpoint(r.endpoint), reason: DROP_REASON_NAMES[reason] });
+    this.recomputeBase();
+  }
+
+  private advance(nowMs: number): void {
+    if (this.state === 'waiting') {
+      const live = this.countLive();
+      if (live >= this.cfg.minReceivers && this.firstJoinMs !== null && nowMs - this.firstJoinMs >= this.cfg.minWaitMs) {
+        this.start(nowMs);
+      } else if (this.cfg.maxWaitMs > 0 && nowMs - this.createdAtMs >= this.cfg.maxWaitMs) {
+        if (live >= Math.max(1, this.cfg.maxWaitMinReceivers)) this.start(nowMs);
+        else this.abort(AbortReason.NoReceivers, `only ${live} of ${this.cfg.minReceivers} receivers joined within max-wait`, nowMs);
+      }
+    }
+    if (nowMs >= this.nextCheckMs) {
+      this.nextCheckMs = nowMs + CHECK_INTERVAL_MS;
+      this.checkReceivers(nowMs);
+    }
+    if (this.state === 'sending' && this.inputEnded && this.nextNew === this.window.length && this.pendingBytes === 0) {
+      this.state = 'ending';
+      this.nextHeartbeatMs = nowMs; // END goes out at once
+    }
+    if (this.state === 'sending' || this.state === 'ending') {
+      if (this.countLive() === 0) {
+        if (this.state === 'ending') this.finish(nowMs);
+        else this.abort(AbortReason.NoReceiversLeft, 'every receiver failed or was dropped', nowMs);
+      }
+    }
+    if (this.state === 'aborting' && (nowMs >= this.abortDeadlineMs || this.countLive() === 0)) {
+      // Receivers that confirmed the abort are 'done'; the rest are reported as dropped.
+      for (const r of this.receivers.values()) if (r.state === 'live') { r.state = 'dropped'; r.dropReason = DropReason.Aborted; r.finishedAtMs = nowMs; }
+      this.finish(nowMs);
+    }
+  }
+
+  private checkReceivers(nowMs: number): void {
+    if (this.state === 'finished') return;
+    for (const r of this.receivers.values()) {
+      if (r.state === 'live' && nowMs - r.lastHeardMs >= this.cfg.idleTimeoutMs) this.drop(r, DropReason.Silent, nowMs);
+    }
+    if (this.cfg.dropAfterMs <= 0 || this.state !== 'sending') return;
+    // A full window held by some (not all) receivers: time the ones holding it.
+    const windowFull = this.inputOffset - this.baseOffset >= this.cfg.windowBytes && this.nextNew === this.window.length;
+    const live = [...this.receivers.values()].filter((r) => r.state === 'live');
+    const holding = windowFull ? live.filter((r) => r.deliveredOffset <= this.baseOffset) : [];
+    const timeIt = holding.length > 0 && holding.length < live.length;
+    for (const r of live) {
+      if (!timeIt || !holding.includes(r)) { r.holdingSinceMs = null; continue; }
+      r.holdingSinceMs ??= nowMs;
+      if (nowMs - r.holdingSinceMs >= this.cfg.dropAfterMs) this.drop(r, DropReason.Slow, nowMs);
+    }
+  }
+
+  // ------------------------------------------------------------ outputs
+
+  pollTransmit(nowMs: number): Transmit | null {
+    this.advance(nowMs);
+    const c = this.control.shift();
+    if (c) return c;
+    const sid = this.cfg.sessionId;
+    switch (this.state) {
+      case 'waiting':
+        if (nowMs < this.nextAnnounceMs) return null;
+        this.nextAnnounceMs = nowMs + this.cfg.announceIntervalMs;
+        return { to: null, bytes: encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: nowMs, windowBytes: this.cfg.windowBytes, payloadBytes: this.cfg.payloadBytes, job: this.cfg.job }) };
+      case 'sending':
+      case 'ending': {
+        if (nowMs >= this.nextHeartbeatMs) {
+          this.nextHeartbeatMs = nowMs + this.cfg.heartbeatIntervalMs;
+          if (this.state === 'ending') {
+            return { to: null, bytes: encodePacket({ type: PacketType.End, sessionId: sid, totalBytes: this.inputOffset, sha256: this.sha256 as Buffer, senderTimeMs: nowMs }) };
+          }
+          return { to: null, bytes: encodePacket({ type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: this.sentEndOffset, senderTimeMs: nowMs, job: this.cfg.job }) };
+        }
+        return this.pollData(nowMs);
+      }
+      case 'aborting':
+        if (nowMs < this.nextAbortMs || this.abortReason === null) return null;
+        this.nextAbortMs = nowMs + this.cfg.heartbeatIntervalMs;
+        return { to: null, bytes: encodePacket({ type: PacketType.Abort, sessionId: sid, reason: this.abortReason, message: this.abortMessage }) };
+      default:
+        return null;
+    }
+  }
+
+  private nextRepair(): WindowPacket | null {
+    while (this.repairHead < this.repairQueue.length) {
+      const p = this.repairQueue[this.repairHead];
+      if (!p.released) return p;
+      p.queued = false;
+      this.repairHead++;
+    }
+    if (this.repairHead > 0) { this.repairQueue.length = 0; this.repairHead = 0; }
+    return null;
+  }
+
+  private pollData(nowMs: number): Transmit | null {
+    const repair = this.nextRepair();
+    let p = repair;
+    if (!p) {
+      if (this.nextNew >= this.window.length && this.pendingBytes > 0 && nowMs - this.lastInputMs >= this.cfg.flushAfterMs) this.packetize(true);
+      if (this.nextNew >= this.window.length) return null;
+      p = this.window[this.nextNew];
+    }
+    const wire = p.encoded.length + IP_UDP_OVERHEAD_BYTES;
+    if (this.rate.waitMs(wire, nowMs) > 0) return null;
+    this.rate.handleSent(wire, repair !== null, nowMs);
+    if (repair) {
+      this.repairHead++;
+      p.queued = false;
+      this.repairPacketsSent++;
+    } else {
+      this.nextNew++;
+      this.sentEndOffset = p.offset + p.length;
+      this.dataPacketsSent++;
+    }
+    p.lastSentMs = nowMs;
+    this.bytesOnWire += wire;
+    return { to: null, bytes: p.encoded };
+  }
+
+  /** Ms until pollTransmit may have something to send (0 = now). */
+  pollTimeoutMs(nowMs: number): number {
+    if (this.state === 'finished') return Infinity;
+    if (this.control.length > 0) return 0;
+    let next = this.nextCheckMs;
+    const consider = (t: number): void => { if (t < next) next = t; };
+    switch (this.state) {
+      case 'waiting':
+        consider(this.nextAnnounceMs);
+        if (this.firstJoinMs !== null) consider(this.firstJoinMs + this.cfg.minWaitMs);
+        if (this.cfg.maxWaitMs > 0) consider(this.createdAtMs + this.cfg.maxWaitMs);
+        break;
+      case 'sending':
+      case 'ending': {
+        consider(this.nextHeartbeatMs);
+        const p = this.nextRepair() ?? (this.nextNew < this.window.length ? this.window[this.nextNew] : null);
+        if (p) consider(nowMs + this.rate.waitMs(p.encoded.length + IP_UDP_OVERHEAD_BYTES, nowMs));
+        else if (this.pendingBytes > 0) consider(this.lastInputMs + this.cfg.flushAfterMs);
+        break;
+      }
+      case 'aborting':
+        consider(this.nextAbortMs);
+        consider(this.abortDeadlineMs);
+        break;
+    }
+    return Math.max(0, next - nowMs);
+  }
+
+  pollEvent(): SenderEvent | null { return this.events.shift(); }
+
+  report(): SenderReport {
+    const receivers: ReceiverReport[] = [...this.receivers.values()].map((r) => {
+      const d = r.done;
+      let outcome: ReceiverReport['outcome'];
+      let code: string;
+      if (d) { outcome = d.status === DoneStatus.Ok ? 'ok' : 'failed'; code = DONE_STATUS_NAMES[d.status]; }
+      else if (r.state === 'dropped' && r.dropReason !== null) { outcome = 'dropped'; code = DROP_REASON_NAMES[r.dropReason]; }
+      else { outcome = 'incomplete'; code = 'incomplete'; }
+      return {
+        id: r.id.toString(16).padStart(8, '0'), name: r.name, address: formatEndpoint(r.endpoint), outcome, code,
+        bytes: d ? d.bytes : r.deliveredOffset,
+        sha256Ok: d !== null && (d.status === DoneStatus.Ok || d.status === DoneStatus.SinkFailed) && this.sha256 !== null && d.bytes === this.inputOffset,
+        repairsRequested: d ? d.repairsRequested : 0,
+        nakedPackets: r.nakPackets,
+        sinkExitCode: d && d.sinkExitCode >= 0 ? d.sinkExitCode : null,
+        detail: d ? d.detail : '',
+        durationMs: r.finishedAtMs !== null && this.startedAtMs !== null ? r.finishedAtMs - this.startedAtMs : null,
+        clockOffsetMs: r.clockOffsetMs,
+      };
+    });
+    return {
+      sessionId: this.cfg.sessionId, job: this.cfg.job,
+      outcome: this.abortReason === null ? 'completed' : 'aborted',
+      abortReason: this.abortReason === null ? null : ABORT_REASON_NAMES[this.abortReason],
+      abortMessage: this.abortReason === null ? null : this.abortMessage,
+      totalBytes: this.inputOffset, sha256: this.sha256 ? this.sha256.toString('hex') : null,
+      startedAtMs: this.startedAtMs, endedAtMs: this.endedAtMs,
+      dataPacketsSent: this.dataPacketsSent, repairPacketsSent: this.repairPacketsSent,
+      bytesOnWire: this.bytesOnWire, rttMs: Math.round(this.srttMs * 100) / 100,
+      receivers, refused: [...this.refused], dropped: { ...this.dropped },
+    };
+  }
+}
