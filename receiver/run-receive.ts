@@ -1,0 +1,172 @@
+// `dbcast receive`: drives a ReceiverSession with real sockets, a real clock and the sinks.
+import { randomBytes } from 'crypto';
+import * as dgram from 'dgram';
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  DoneStatus, RECEIVER_TIMING_DEFAULTS, ReceiverSession, type ReceiverOutcomeCode, type Transmit,
+} from '../protocol';
+import { nowMs } from '../src/clock';
+import { EXIT } from '../src/exit-codes';
+import type { Logger } from '../src/log';
+import { bindSocket, enlargeBuffers } from '../src/net';
+import type { ReceiveOptions } from '../src/options';
+import { UsageError } from '../src/usage-error';
+import { Fanout } from './sinks/fanout';
+import { FileSink } from './sinks/file-sink';
+import { PipeSink } from './sinks/pipe-sink';
+import type { Sink, SinkFailure } from './sinks/sink';
+import { StdoutSink } from './sinks/stdout-sink';
+
+const SOCKET_BUFFER_BYTES = 8 * 1024 * 1024;
+/** Chunks handed to the sinks per turn of the event loop, so packets keep being read. */
+const DELIVER_BATCH = 256;
+
+const EXIT_BY_OUTCOME: Record<ReceiverOutcomeCode, number> = {
+  'ok': EXIT.OK,
+  'no-session': EXIT.NO_SESSION,
+  'refused': EXIT.RECEIVERS_FAILED,
+  'dropped': EXIT.RECEIVERS_FAILED,
+  'aborted': EXIT.ABORTED,
+  'hash-mismatch': EXIT.INTERRUPTED_OR_MISMATCH,
+  'sink-failed': EXIT.SINK_FAILED,
+  'timeout': EXIT.TIMEOUT,
+  'local-error': EXIT.INTERNAL,
+};
+
+export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<number> {
+  if (opts.stdout && process.stdout.isTTY) {
+    throw new UsageError('output', 'a file (--output FILE), a command (--pipe CMD), or stdout redirected away from the terminal', 'stdout is a terminal');
+  }
+  if (opts.outputFile) {
+    const dir = path.dirname(path.resolve(opts.outputFile));
+    try { fs.accessSync(dir, fs.constants.W_OK); } catch {
+      throw new UsageError('output', 'a file path in an existing, writable directory', opts.outputFile);
+    }
+  }
+  const dataSock = dgram.createSocket({ type: 'udp4', reuseAddr: true }); // several receivers per host
+  // Bound to the group address, so other groups on the same port never reach this socket.
+  await bindSocket(dataSock, opts.port, opts.group);
+  dataSock.addMembership(opts.group, opts.interfaceAddress);
+  enlargeBuffers(dataSock, SOCKET_BUFFER_BYTES);
+  const ctrlSock = dgram.createSocket({ type: 'udp4' });
+  await bindSocket(ctrlSock, 0, opts.interfaceAddress);
+
+  const session = new ReceiverSession({
+    ...RECEIVER_TIMING_DEFAULTS,
+    receiverId: randomBytes(4).readUInt32BE(0), name: opts.name, job: opts.job,
+    maxWindowBytes: opts.maxWindowBytes, startTimeoutMs: opts.startTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
+  }, nowMs());
+  log.info(`listening for job '${opts.job}' on ${opts.group}:${opts.port} as '${opts.name}'`);
+
+  let sinks = null as Fanout | null; // opened when the session is joined, so nothing is created for a refused run
+  const openSinks = (): Fanout => {
+    const list: Sink[] = [];
+    if (opts.outputFile) list.push(new FileSink(opts.outputFile));
+    if (opts.pipeCommand) list.push(new PipeSink(opts.pipeCommand, !opts.stdout));
+    if (opts.stdout) list.push(new StdoutSink());
+    return new Fanout(list, () => kick());
+  };
+  let finalizing = null as Promise<SinkFailure[]> | null;
+  let sinkFailureReported = false;
+
+  let timer: NodeJS.Timeout | null = null;
+  let immediate: NodeJS.Immediate | null = null;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => { finish = resolve; });
+
+  const send = (t: Transmit): void => {
+    if (!t.to) return;
+    ctrlSock.send(t.bytes, t.to.port, t.to.address, (err) => { if (err) log.debug(`send failed: ${err.message}`); });
+  };
+
+  const finalize = async (): Promise<SinkFailure[]> => {
+    const failures = await (sinks as Fanout).finish();
+    const detail = failures.map((f) => `${f.label}: ${f.message}`).join('; ');
+    const pipeFailure = failures.find((f) => f.label.startsWith('--pipe'));
+    const exitCode = !opts.pipeCommand ? -1 : pipeFailure ? pipeFailure.exitCode : 0; // the pipe's status, if any
+    session.handleSinksFinished(failures.length === 0, exitCode, detail, nowMs());
+    kick();
+    return failures;
+  };
+
+  const run = (): void => {
+    immediate = null;
+    if (timer) { clearTimeout(timer); timer = null; }
+    const now = nowMs();
+    if (sinks) {
+      if (!sinks.anyLive && !sinkFailureReported && !finalizing) {
+        sinkFailureReported = true;
+        const f = sinks.failures[0];
+        session.handleLocalFailure(DoneStatus.SinkFailed, `${f.label}: ${f.message}`, f.exitCode, now);
+      }
+      let n = 0;
+      while (sinks.ready && sinks.anyLive && n < DELIVER_BATCH) {
+        const chunk = session.pollDelivery(now);
+        if (!chunk) break;
+        sinks.write(chunk);
+        n++;
+      }
+      if (n === DELIVER_BATCH) kick();
+      if (session.isVerified && !finalizing) {
+        log.info(`stream verified (${session.bytesDelivered} bytes); finishing sinks`);
+        finalizing = finalize();
+      }
+    }
+    for (let t = session.pollTransmit(now); t; t = session.pollTransmit(now)) send(t);
+    for (let e = session.pollEvent(); e; e = session.pollEvent()) {
+      switch (e.type) {
+        case 'locked': log.info(`found session ${e.sessionId} from ${e.sender}; joining`); break;
+        case 'announce-refused': log.warn(`ignoring sender ${e.sender}: ${e.reason}`); break;
+        case 'joined': log.info(`joined session ${e.sessionId}`); sinks ??= openSinks(); break;
+        case 'verified': break;
+        case 'finished': break;
+      }
+    }
+    // Data can arrive before a lost WELCOME is repeated: sinks open on first need too.
+    if (!sinks && session.bytesReady > 0) sinks = openSinks();
+    if (session.isFinished) { finish(); return; }
+    timer = setTimeout(run, Math.min(session.pollTimeoutMs(nowMs()), 100));
+  };
+  const kick = (): void => { if (!immediate) immediate = setImmediate(run); };
+
+  const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => { session.handlePacket(msg, rinfo, nowMs()); kick(); };
+  dataSock.on('message', onMessage);
+  ctrlSock.on('message', onMessage);
+  dataSock.on('error', (err) => log.error(`socket error: ${err.message}`));
+  ctrlSock.on('error', (err) => log.error(`socket error: ${err.message}`));
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (++signals > 1) process.exit(EXIT.INTERNAL);
+    log.warn(`${sig}: giving up on this transfer`);
+    session.handleLocalFailure(DoneStatus.LocalError, `receiver interrupted by ${sig}`, -1, nowMs());
+    kick();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  kick();
+  await finished;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (timer) clearTimeout(timer);
+  let outcome = session.result ?? { code: 'local-error' as const, message: 'no outcome' };
+  if (finalizing) {
+    // The stream was verified: sinks complete on their own terms, whatever the sender does.
+    const failures = await finalizing;
+    if (outcome.code === 'timeout' && failures.length === 0) {
+      log.warn('the sender went silent after the stream was verified; the result could not be reported to it');
+      outcome = { code: 'ok', message: 'stream verified (not confirmed by the sender)' };
+    }
+  } else if (sinks) {
+    await sinks.abort(); // not verified: no partial file under a final name, no restore left running
+  }
+  dataSock.close();
+  ctrlSock.close();
+  const stats = session.stats();
+  const summary = `${outcome.code}: ${outcome.message}; ${stats.bytesDelivered} bytes, ${stats.repairsRequested} repairs asked` +
+    (Object.keys(stats.dropped).length ? `, dropped packets ${JSON.stringify(stats.dropped)}` : '');
+  if (outcome.code === 'ok') log.info(summary); else log.error(summary);
+  return EXIT_BY_OUTCOME[outcome.code];
+}

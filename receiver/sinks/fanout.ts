@@ -1,0 +1,38 @@
+// Several sinks fed the same bytes. A sink that fails drops out and the others go on
+// (a failed restore must not stop the archive copy); the slowest live sink sets the pace.
+import type { Sink, SinkFailure } from './sink';
+
+export class Fanout {
+  private readonly live = new Set<Sink>();
+  private readonly waiting = new Set<Sink>();
+  readonly failures: SinkFailure[] = [];
+
+  constructor(readonly sinks: Sink[], onChange: () => void) {
+    for (const s of sinks) {
+      this.live.add(s);
+      s.onDrain(() => { this.waiting.delete(s); onChange(); });
+      s.onFailure((f) => {
+        this.failures.push(f);
+        this.live.delete(s);
+        this.waiting.delete(s);
+        onChange();
+      });
+    }
+  }
+
+  get ready(): boolean { return this.waiting.size === 0; }
+  get anyLive(): boolean { return this.live.size > 0; }
+
+  write(chunk: Buffer): void {
+    for (const s of this.live) if (!s.write(chunk)) this.waiting.add(s);
+  }
+
+  /** Finish every sink; failures of any sink are returned (and collected). */
+  async finish(): Promise<SinkFailure[]> {
+    const results = await Promise.all(this.sinks.map(async (s) => (this.live.has(s) ? s.finish() : (await s.abort(), null))));
+    for (const f of results) if (f && !this.failures.some((x) => x.label === f.label)) this.failures.push(f);
+    return this.failures;
+  }
+
+  async abort(): Promise<void> { await Promise.all(this.sinks.map((s) => s.abort())); }
+}

@@ -1,0 +1,59 @@
+// --pipe CMD: a child process fed the verified stream on stdin; its exit status is the result.
+import { spawn, type ChildProcess } from 'child_process';
+import type { Sink, SinkFailure } from './sink';
+
+const KILL_GRACE_MS = 5000;
+
+export class PipeSink implements Sink {
+  readonly label: string;
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private failure: SinkFailure | null = null;
+  private failureCb: ((f: SinkFailure) => void) | null = null;
+  private finishing = false;
+
+  constructor(command: string, stdoutFree: boolean) {
+    this.label = `--pipe ${command}`;
+    // The child may use our stdout only when the stream itself does not go there.
+    this.child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', stdoutFree ? 'inherit' : 2, 'inherit'] });
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (err) => { this.fail(`could not run --pipe: ${err.message}`, -1); resolve({ code: null, signal: null }); });
+      this.child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    void this.exited.then(({ code, signal }) => {
+      if (!this.finishing) this.fail(`--pipe ended before the stream did (${signal ? `signal ${signal}` : `exit status ${code}`})`, code ?? -1);
+    });
+    this.child.stdin?.on('error', (err) => this.fail(`--pipe stopped reading: ${err.message}`, -1));
+  }
+
+  private fail(message: string, exitCode: number): void {
+    if (this.failure) return;
+    this.failure = { label: this.label, message, exitCode };
+    this.failureCb?.(this.failure);
+  }
+
+  write(chunk: Buffer): boolean { return this.failure ? true : (this.child.stdin?.write(chunk) ?? true); }
+  onDrain(cb: () => void): void { this.child.stdin?.on('drain', cb); }
+  onFailure(cb: (f: SinkFailure) => void): void { this.failureCb = cb; }
+
+  async finish(): Promise<SinkFailure | null> {
+    this.finishing = true;
+    this.child.stdin?.end();
+    const { code, signal } = await this.exited;
+    if (this.failure) return { ...this.failure, exitCode: code ?? this.failure.exitCode };
+    if (code === 0) return null;
+    this.fail(signal ? `--pipe was killed by ${signal}` : `--pipe exited with status ${code}`, code ?? -1);
+    return this.failure;
+  }
+
+  async abort(): Promise<void> {
+    this.finishing = true;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      // Kill before closing stdin: a restore must not mistake a cut stream for a complete one.
+      this.child.kill('SIGTERM');
+      const t = setTimeout(() => this.child.kill('SIGKILL'), KILL_GRACE_MS);
+      await this.exited;
+      clearTimeout(t);
+    }
+  }
+}

@@ -1,0 +1,145 @@
+// `dbcast send`: drives a SenderSession with a real socket, a real clock and the input.
+import { randomBytes } from 'crypto';
+import * as dgram from 'dgram';
+import { SENDER_TIMING_DEFAULTS, SenderSession, type SenderReport, type Transmit } from '../protocol';
+import { EXIT } from '../src/exit-codes';
+import type { Logger } from '../src/log';
+import { bindSocket, enlargeBuffers } from '../src/net';
+import { nowMs } from '../src/clock';
+import type { SendOptions } from '../src/options';
+import { formatSenderReport, writeJsonFile } from '../src/report';
+import { UsageError } from '../src/usage-error';
+import { commandInput, stdinInput, type InputSource } from './input';
+
+/** Packets sent per turn of the event loop: sends complete synchronously, so yield often. */
+const SEND_BATCH = 64;
+/** Datagrams libuv may hold queued before we stop handing it more. */
+const MAX_SEND_QUEUE = 512;
+const SOCKET_BUFFER_BYTES = 8 * 1024 * 1024;
+
+export function senderExitCode(r: SenderReport): number {
+  if (r.outcome === 'aborted') {
+    switch (r.abortReason) {
+      case 'input-failed': return EXIT.ABORTED;
+      case 'not-enough-receivers': return EXIT.NO_SESSION;
+      case 'interrupted': return EXIT.INTERRUPTED_OR_MISMATCH;
+      default: return EXIT.RECEIVERS_FAILED;
+    }
+  }
+  if (r.receivers.length === 0) return EXIT.NO_SESSION;
+  return r.receivers.every((x) => x.outcome === 'ok') ? EXIT.OK : EXIT.RECEIVERS_FAILED;
+}
+
+export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
+  if (!opts.command && process.stdin.isTTY) {
+    throw new UsageError('command', 'a dump command (--command "pg_dump -Fc app"), or the dump piped into stdin', 'stdin is a terminal');
+  }
+  const sock = dgram.createSocket({ type: 'udp4' });
+  await bindSocket(sock, 0, opts.interfaceAddress);
+  if (opts.interfaceAddress) sock.setMulticastInterface(opts.interfaceAddress);
+  sock.setMulticastTTL(opts.ttl);
+  sock.setMulticastLoopback(true); // receivers on this host count too
+  enlargeBuffers(sock, SOCKET_BUFFER_BYTES);
+
+  const session = new SenderSession({
+    ...SENDER_TIMING_DEFAULTS,
+    sessionId: randomBytes(8).toString('hex'), job: opts.job, payloadBytes: opts.payloadBytes,
+    windowBytes: opts.windowBytes, minReceivers: opts.minReceivers, maxWaitMinReceivers: opts.maxWaitMinReceivers,
+    minWaitMs: opts.minWaitMs, maxWaitMs: opts.maxWaitMs, maxRateBitsPerSec: opts.maxRateBitsPerSec,
+    dropAfterMs: opts.dropAfterMs, idleTimeoutMs: opts.idleTimeoutMs,
+  }, nowMs());
+  log.info(`announcing job '${opts.job}' on ${opts.group}:${opts.port}, waiting for ${opts.minReceivers} receiver(s)`);
+
+  const input: InputSource = opts.command
+    ? commandInput(opts.command, (chunk) => process.stderr.write(chunk))
+    : stdinInput();
+  let inputSettled = false;
+  void input.done.then((res) => {
+    inputSettled = true;
+    if (res.ok) session.handleInputEnd(nowMs());
+    else { log.error(res.message); session.handleInputFailed(res.message, nowMs()); }
+    kick();
+  });
+
+  const sendErrors = new Set<string>();
+  const send = (t: Transmit): void => {
+    const port = t.to ? t.to.port : opts.port;
+    const address = t.to ? t.to.address : opts.group;
+    sock.send(t.bytes, port, address, (err) => {
+      if (err && !sendErrors.has(err.message)) { sendErrors.add(err.message); log.warn(`send to ${address}:${port} failed: ${err.message}`); }
+    });
+  };
+
+  let timer: NodeJS.Timeout | null = null;
+  let immediate: NodeJS.Immediate | null = null;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => { finish = resolve; });
+
+  const pumpInput = (): void => {
+    while (!inputSettled && session.inputSpaceBytes() > 0) {
+      const chunk = input.stream.read() as Buffer | null;
+      if (chunk === null) break;
+      session.handleInput(chunk, nowMs());
+    }
+  };
+
+  const run = (): void => {
+    immediate = null;
+    if (timer) { clearTimeout(timer); timer = null; }
+    const now = nowMs();
+    pumpInput();
+    let sent = 0;
+    while (sent < SEND_BATCH && sock.getSendQueueCount() < MAX_SEND_QUEUE) {
+      const t = session.pollTransmit(now);
+      if (!t) break;
+      send(t);
+      sent++;
+    }
+    for (let e = session.pollEvent(); e; e = session.pollEvent()) {
+      switch (e.type) {
+        case 'joined': log.info(`receiver ${e.name} joined from ${e.address} (${e.receivers} now)`); break;
+        case 'refused': log.warn(`refused receiver ${e.name} at ${e.address}: ${e.reason}`); break;
+        case 'started': log.info(`starting transfer to ${e.receivers} receiver(s)`); break;
+        case 'dropped': log.warn(`dropped receiver ${e.name} at ${e.address}: ${e.reason}`); break;
+        case 'receiver-done': log.info(`receiver ${e.name} at ${e.address} finished: ${e.status}${e.detail ? ` (${e.detail})` : ''}`); break;
+        case 'aborting': log.error(`aborting the session: ${e.reason}${e.message ? ` (${e.message})` : ''}`); break;
+        case 'finished': break;
+      }
+    }
+    if (session.isFinished) { finish(); return; }
+    if (sent === SEND_BATCH || sock.getSendQueueCount() >= MAX_SEND_QUEUE) { kick(); return; }
+    const wait = session.pollTimeoutMs(nowMs());
+    if (wait <= 0) kick();
+    else timer = setTimeout(run, Math.min(wait, 100));
+  };
+  const kick = (): void => { if (!immediate) immediate = setImmediate(run); };
+
+  sock.on('message', (msg, rinfo) => { session.handlePacket(msg, rinfo, nowMs()); kick(); });
+  sock.on('error', (err) => log.error(`socket error: ${err.message}`));
+  input.stream.on('readable', kick);
+  input.stream.on('error', () => { /* reported through input.done */ });
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (++signals > 1) process.exit(EXIT.INTERRUPTED_OR_MISMATCH);
+    log.warn(`${sig}: aborting the transfer (again to quit at once)`);
+    session.handleInterrupt(nowMs());
+    kick();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  kick();
+  await finished;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (timer) clearTimeout(timer);
+  if (!inputSettled) input.stop();
+  sock.close();
+
+  const report = session.report();
+  const code = senderExitCode(report);
+  process.stderr.write(formatSenderReport(report, code) + '\n');
+  if (opts.reportFile) writeJsonFile(opts.reportFile, { ...report, exitCode: code });
+  return code;
+}

@@ -1,0 +1,21 @@
+// Process exit codes. Documented in README.md ("Exit codes"); keep both in step.
+
+export const EXIT = {
+  OK: 0,
+  /** Unexpected internal error, or (receiver) interrupted / local I/O error. */
+  INTERNAL: 1,
+  /** Bad flags or configuration. */
+  USAGE: 2,
+  /** Sender: not enough receivers joined. Receiver: no session within --start-timeout-sec. */
+  NO_SESSION: 3,
+  /** Sender: one or more receivers failed or were dropped. Receiver: refused or dropped by the sender. */
+  RECEIVERS_FAILED: 4,
+  /** Sender: the input (stdin or --command) failed. Receiver: the sender aborted. */
+  ABORTED: 5,
+  /** Sender: interrupted by a signal. Receiver: SHA-256 or length mismatch. */
+  INTERRUPTED_OR_MISMATCH: 6,
+  /** Receiver: a sink failed (--pipe exit status, --output write error, stdout closed). */
+  SINK_FAILED: 7,
+  /** Receiver: the sender went silent for --idle-timeout-sec. */
+  TIMEOUT: 8,
+} as const;

@@ -1,0 +1,34 @@
+// Human-readable summaries for stderr, and the JSON report file.
+import * as fs from 'fs';
+import type { SenderReport } from '../protocol';
+
+const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+
+export function formatSenderReport(r: SenderReport, exitCode: number): string {
+  const seconds = r.startedAtMs !== null && r.endedAtMs !== null ? (r.endedAtMs - r.startedAtMs) / 1000 : 0;
+  const rate = seconds > 0 ? ` (${mib(r.totalBytes / seconds)} MiB/s)` : '';
+  const lines = [
+    `session ${r.sessionId} job '${r.job}': ${r.outcome}${r.abortReason ? ` (${r.abortReason}: ${r.abortMessage})` : ''}, ` +
+      `${r.totalBytes} bytes in ${seconds.toFixed(2)} s${rate}, sha256 ${r.sha256 ?? '-'}, ` +
+      `${r.dataPacketsSent} data + ${r.repairPacketsSent} repair packets, exit ${exitCode}`,
+  ];
+  const rows = [['receiver', 'outcome', 'code', 'bytes', 'sha256', 'repairs', 'pipe-exit', 'seconds', 'detail']];
+  for (const x of r.receivers) {
+    rows.push([
+      `${x.name}@${x.address}`, x.outcome, x.code, String(x.bytes), x.sha256Ok ? 'ok' : '-',
+      String(x.repairsRequested), x.sinkExitCode === null ? '-' : String(x.sinkExitCode),
+      x.durationMs === null ? '-' : (x.durationMs / 1000).toFixed(2), x.detail,
+    ]);
+  }
+  for (const x of r.refused) rows.push([`${x.name}@${x.address}`, 'refused', x.reason, '-', '-', '-', '-', '-', '']);
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  for (const row of rows) lines.push('  ' + row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+  return lines.join('\n');
+}
+
+/** Write JSON atomically: a reader never sees half a report. */
+export function writeJsonFile(path: string, value: unknown): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  fs.renameSync(tmp, path);
+}
