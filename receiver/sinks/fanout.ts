@@ -29,8 +29,13 @@ export class Fanout {
 
   /** Finish every sink; failures of any sink are returned (and collected). */
   async finish(): Promise<SinkFailure[]> {
-    const results = await Promise.all(this.sinks.map(async (s) => (this.live.has(s) ? s.finish() : (await s.abort(), null))));
-    for (const f of results) if (f && !this.failures.some((x) => x.label === f.label)) this.failures.push(f);
+    // Failed sinks finish too: a pipe's exit status is known only once it exited.
+    const results = await Promise.all(this.sinks.map((s) => s.finish()));
+    for (const f of results) {
+      if (!f) continue;
+      const i = this.failures.findIndex((x) => x.label === f.label);
+      if (i >= 0) this.failures[i] = f; else this.failures.push(f);
+    }
     return this.failures;
   }
 

@@ -1,0 +1,130 @@
+// Unit tier: every packet type round-trips; truncated, bit-flipped, oversized, foreign or
+// out-of-range packets are rejected with a reason, never thrown.
+import t from 'tap';
+import { randomBytes } from 'crypto';
+import {
+  AbortReason, DoneStatus, DropReason, MAX_NAK_RANGES, PacketType, crc32, crc32Package, decodePacket,
+  encodeDataPacket, encodePacket, type Packet,
+} from '../protocol';
+
+const sid = '0123456789abcdef';
+const samples: Packet[] = [
+  { type: PacketType.Announce, sessionId: sid, senderTimeMs: 1_700_000_000_123, windowBytes: 64 << 20, payloadBytes: 1448, job: 'nightly-app' },
+  { type: PacketType.Join, sessionId: sid, receiverId: 0xdeadbeef, receiverTimeMs: 1_700_000_000_456, echoSenderTimeMs: 1_700_000_000_123, name: 'réplica-1' },
+  { type: PacketType.Welcome, sessionId: sid, receiverId: 7, echoReceiverTimeMs: 5, senderTimeMs: 6 },
+  { type: PacketType.Data, sessionId: sid, offset: 2 ** 40 + 3, payload: randomBytes(1448) },
+  { type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: 2 ** 52, senderTimeMs: 9, job: '' },
+  { type: PacketType.Status, sessionId: sid, receiverId: 1, deliveredOffset: 10, contiguousOffset: 20, echoSenderTimeMs: 3, holdMs: 4, naks: [{ start: 30, end: 40 }, { start: 50, end: 2 ** 50 }] },
+  { type: PacketType.End, sessionId: sid, totalBytes: 123456789, sha256: randomBytes(32), senderTimeMs: 1 },
+  { type: PacketType.Done, sessionId: sid, receiverId: 2, status: DoneStatus.SinkFailed, bytes: 99, sinkExitCode: 1, repairsRequested: 12, detail: 'pg_restore: error: could not execute query' },
+  { type: PacketType.DoneAck, sessionId: sid, receiverId: 3 },
+  { type: PacketType.Abort, sessionId: sid, reason: AbortReason.InputFailed, message: 'pg_dump exited with status 1' },
+  { type: PacketType.Drop, sessionId: sid, receiverId: 4, reason: DropReason.Slow },
+];
+
+t.test('every packet type round-trips', async (t) => {
+  for (const p of samples) {
+    const res = decodePacket(encodePacket(p));
+    t.ok(res.ok, `${PacketType[p.type]} decodes`);
+    if (res.ok) t.same(res.packet, p, `${PacketType[p.type]} fields survive`);
+  }
+});
+
+t.test('the single-copy DATA encoder equals the generic one', async (t) => {
+  const payload = randomBytes(3000);
+  const a = encodeDataPacket(sid, 4096, [payload.subarray(0, 1000), payload.subarray(1000)], 3000);
+  const b = encodePacket({ type: PacketType.Data, sessionId: sid, offset: 4096, payload });
+  t.ok(a.equals(b));
+});
+
+t.test('zlib CRC-32 equals the crc-32 package', async (t) => {
+  for (const n of [0, 1, 13, 1448, 8900, 65000]) {
+    const b = randomBytes(n);
+    t.equal(crc32(b), crc32Package(b), `${n} bytes`);
+  }
+});
+
+t.test('every truncation is rejected', async (t) => {
+  let rejected = 0; let total = 0;
+  for (const p of samples) {
+    const bytes = encodePacket(p);
+    for (let len = 0; len < bytes.length; len++) {
+      total++;
+      const res = decodePacket(bytes.subarray(0, len));
+      if (!res.ok) rejected++;
+      else t.fail(`${PacketType[p.type]} truncated to ${len} bytes was accepted`);
+    }
+  }
+  t.equal(rejected, total, `${total} truncations rejected`);
+});
+
+t.test('every single bit flip is rejected', async (t) => {
+  let flips = 0; let expected = 0;
+  for (const p of samples) {
+    const bytes = encodePacket(p);
+    expected += Math.min(bytes.length * 8, 4000);
+    for (let bit = 0; bit < Math.min(bytes.length * 8, 4000); bit++) {
+      const copy = Buffer.from(bytes);
+      copy[bit >> 3] ^= 1 << (bit & 7);
+      const res = decodePacket(copy);
+      if (res.ok) t.fail(`${PacketType[p.type]} with bit ${bit} flipped was accepted`);
+      else flips++;
+    }
+  }
+  t.equal(flips, expected, `${flips} flipped packets rejected`);
+});
+
+t.test('trailing bytes, oversized and garbage are rejected with reasons', async (t) => {
+  const good = encodePacket(samples[0]);
+  t.same(decodePacket(Buffer.concat([good, Buffer.from([0])])), { ok: false, reason: 'bad-crc' });
+  t.same(decodePacket(Buffer.alloc(70_000)), { ok: false, reason: 'too-long' });
+  t.same(decodePacket(Buffer.alloc(3)), { ok: false, reason: 'too-short' });
+  t.same(decodePacket(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')), { ok: false, reason: 'bad-magic' });
+  const v2 = Buffer.from(good); v2[2] = 2;
+  t.same(decodePacket(v2), { ok: false, reason: 'bad-version' });
+  for (let i = 0; i < 2000; i++) {
+    const junk = randomBytes(1 + (i % 200));
+    t.notOk(decodePacket(junk).ok, 'random bytes');
+  }
+});
+
+/** Re-seal a hand-edited packet so only the field checks can reject it. */
+function reseal(b: Buffer): Buffer {
+  b.writeUInt32BE(crc32(b.subarray(0, b.length - 4)), b.length - 4);
+  return b;
+}
+
+t.test('well-sealed but invalid fields are rejected', async (t) => {
+  const unknown = reseal(Buffer.from(encodePacket(samples[8])));
+  unknown[3] = 99; reseal(unknown);
+  t.same(decodePacket(unknown), { ok: false, reason: 'unknown-type' });
+
+  const data = Buffer.from(encodePacket({ type: PacketType.Data, sessionId: sid, offset: 0, payload: Buffer.alloc(10) }));
+  data.writeUInt32BE(0xffffffff, 12); // offset >= 2^53
+  t.same(decodePacket(reseal(data)), { ok: false, reason: 'offset-too-large' });
+
+  const status = (naks: { start: number; end: number }[], contiguous = 20): Buffer => {
+    const p = { ...(samples[5] as Extract<Packet, { type: PacketType.Status }>), contiguousOffset: contiguous, naks };
+    return Buffer.from(encodePacket(p));
+  };
+  t.same(decodePacket(status([{ start: 40, end: 30 }])), { ok: false, reason: 'bad-range' }, 'reversed range');
+  t.same(decodePacket(status([{ start: 10, end: 30 }])), { ok: false, reason: 'bad-range' }, 'range below contiguous');
+  t.same(decodePacket(status([{ start: 30, end: 50 }, { start: 40, end: 60 }])), { ok: false, reason: 'bad-range' }, 'overlapping ranges');
+  t.same(decodePacket(status([], 5)), { ok: false, reason: 'bad-field' }, 'delivered beyond contiguous');
+  const many = status(Array.from({ length: MAX_NAK_RANGES }, (_, i) => ({ start: 100 + 10 * i, end: 105 + 10 * i })));
+  many.writeUInt16BE(MAX_NAK_RANGES + 1, 12 + 32);
+  t.same(decodePacket(reseal(many)), { ok: false, reason: 'too-many-ranges' });
+  t.throws(() => encodePacket({ ...(samples[5] as Extract<Packet, { type: PacketType.Status }>), naks: Array.from({ length: MAX_NAK_RANGES + 1 }, (_, i) => ({ start: 100 + 10 * i, end: 105 + 10 * i })) }), 'the encoder refuses too many ranges');
+
+  const done = Buffer.from(encodePacket(samples[7]));
+  done[16] = 77; // status byte
+  t.same(decodePacket(reseal(done)), { ok: false, reason: 'bad-field' });
+
+  const join = Buffer.from(encodePacket({ ...(samples[1] as Extract<Packet, { type: PacketType.Join }>), name: 'ab' }));
+  join[join.length - 6] = 0xff; // invalid UTF-8 in the name
+  t.same(decodePacket(reseal(join)), { ok: false, reason: 'bad-text' });
+
+  const announce = Buffer.from(encodePacket(samples[0]));
+  announce[28] = 200; // job length beyond the packet
+  t.same(decodePacket(reseal(announce)), { ok: false, reason: 'bad-length' });
+});

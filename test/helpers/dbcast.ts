@@ -1,0 +1,49 @@
+// Run the real `dbcast` binary (built into dist/ by `npm test`'s pretest step).
+import { spawn, type ChildProcess } from 'child_process';
+import { createHash, randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+export const BIN = path.join(__dirname, '..', '..', 'bin', 'dbcast');
+
+export interface Run { child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> }
+
+export function dbcast(args: string[], io: { stdinFile?: string; stdoutFile?: string; timeoutMs?: number } = {}): Run {
+  const stdin = io.stdinFile ? fs.openSync(io.stdinFile, 'r') : 'ignore';
+  const stdout = io.stdoutFile ? fs.openSync(io.stdoutFile, 'w') : 'ignore';
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: [stdin, stdout, 'pipe'] });
+  if (typeof stdin === 'number') fs.closeSync(stdin);
+  if (typeof stdout === 'number') fs.closeSync(stdout);
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const limit = setTimeout(() => child.kill('SIGKILL'), io.timeoutMs ?? 120_000);
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    child.on('close', (code) => { clearTimeout(limit); resolve({ code, stderr }); });
+  });
+  return { child, done };
+}
+
+export function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbcast-test-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Write `bytes` of random data; returns its SHA-256. */
+export function randomFile(file: string, bytes: number): string {
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'w');
+  for (let left = bytes; left > 0;) {
+    const chunk = randomBytes(Math.min(left, 1 << 20));
+    h.update(chunk); fs.writeSync(fd, chunk); left -= chunk.length;
+  }
+  fs.closeSync(fd);
+  return h.digest('hex');
+}
+
+export function sha256File(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,127 @@
+// Loopback integration tier: real dbcast processes, multicast on 127.0.0.1 (no root needed).
+// Each test has its own port and job, so tests never hear each other.
+import t from 'tap';
+import * as fs from 'fs';
+import * as path from 'path';
+import { dbcast, randomFile, sha256File, sleep, tempDir } from './helpers/dbcast';
+
+const net = (port: number, job: string): string[] => ['--interface', '127.0.0.1', '--group', '239.255.42.7', '--port', String(port), '--job', job];
+
+t.test('3 receivers x 64 MiB to --output: byte-exact, report says ok', async (t) => {
+  const dir = tempDir(t);
+  const input = path.join(dir, 'in.bin');
+  const hash = randomFile(input, 64 << 20);
+  const receivers = [1, 2, 3].map((i) => dbcast(['receive', ...net(9301, 'big'), '--name', `r${i}`, '--output', path.join(dir, `out${i}.dump`), '--start-timeout-sec', '30']));
+  await sleep(300);
+  const started = Date.now();
+  const send = dbcast(['send', ...net(9301, 'big'), '--min-receivers', '3', '--report', path.join(dir, 'report.json')], { stdinFile: input });
+  const s = await send.done;
+  const seconds = (Date.now() - started) / 1000;
+  const rs = await Promise.all(receivers.map((r) => r.done));
+  t.equal(s.code, 0, 'sender exit 0', { stderr: s.stderr });
+  rs.forEach((r, i) => t.equal(r.code, 0, `receiver ${i + 1} exit 0`, { stderr: r.stderr }));
+  for (const i of [1, 2, 3]) {
+    t.equal(sha256File(path.join(dir, `out${i}.dump`)), hash, `out${i} is byte-exact`);
+    t.notOk(fs.existsSync(path.join(dir, `out${i}.dump.partial`)), 'no partial left');
+  }
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+  t.equal(report.exitCode, 0);
+  t.equal(report.sha256, hash);
+  t.same(report.receivers.map((r: { outcome: string; sha256Ok: boolean }) => [r.outcome, r.sha256Ok]), [['ok', true], ['ok', true], ['ok', true]]);
+  t.comment(`64 MiB to 3 receivers in ${seconds.toFixed(2)} s wall (${(64 / seconds).toFixed(1)} MiB/s incl. start)`);
+});
+
+t.test('stdout, --pipe and a failing --pipe beside --output', async (t) => {
+  const dir = tempDir(t);
+  const input = path.join(dir, 'in.bin');
+  const hash = randomFile(input, 8 << 20);
+  const a = dbcast(['receive', ...net(9302, 'sinks'), '--name', 'to-stdout'], { stdoutFile: path.join(dir, 'a.out') });
+  const b = dbcast(['receive', ...net(9302, 'sinks'), '--name', 'to-pipe', '--pipe', `sha256sum > ${path.join(dir, 'b.sum')}`]);
+  const c = dbcast(['receive', ...net(9302, 'sinks'), '--name', 'tee-and-bad-restore', '--output', path.join(dir, 'c.dump'), '--pipe', 'head -c 1000 >/dev/null; exit 3']);
+  await sleep(300);
+  const s = await dbcast(['send', ...net(9302, 'sinks'), '--min-receivers', '3', '--report', path.join(dir, 'r.json')], { stdinFile: input }).done;
+  const [ra, rb, rc] = await Promise.all([a.done, b.done, c.done]);
+  t.equal(ra.code, 0, 'exit code', { stderr: ra.stderr });
+  t.equal(rb.code, 0, 'exit code', { stderr: rb.stderr });
+  t.equal(rc.code, 7, 'the receiver whose restore failed exits 7', { stderr: rc.stderr });
+  t.equal(s.code, 4, 'the sender reports a failed receiver with exit 4', { stderr: s.stderr });
+  t.equal(sha256File(path.join(dir, 'a.out')), hash, 'stdout sink byte-exact');
+  t.equal(fs.readFileSync(path.join(dir, 'b.sum'), 'utf8').split(' ')[0], hash, 'pipe sink saw the exact stream');
+  t.equal(sha256File(path.join(dir, 'c.dump')), hash, 'the archive copy completed although the restore failed');
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'r.json'), 'utf8'));
+  const bad = report.receivers.find((r: { name: string }) => r.name === 'tee-and-bad-restore');
+  t.equal(bad.outcome, 'failed');
+  t.equal(bad.code, 'sink-failed');
+  t.match(bad.detail, /--pipe/);
+  t.equal(bad.sinkExitCode, 3, 'the restore command\'s exit status is in the report');
+  t.match(s.stderr, /tee-and-bad-restore/);
+});
+
+t.test('a failing dump command aborts everyone, leaves no file, exits 5', async (t) => {
+  const dir = tempDir(t);
+  const rx = [1, 2].map((i) => dbcast(['receive', ...net(9303, 'abort'), '--output', path.join(dir, `o${i}.dump`)]));
+  await sleep(300);
+  const cmd = 'head -c 3000000 /dev/urandom; echo "pg_dump: error: connection lost" >&2; exit 3';
+  const s = await dbcast(['send', ...net(9303, 'abort'), '--min-receivers', '2', '--command', cmd]).done;
+  const rs = await Promise.all(rx.map((r) => r.done));
+  t.equal(s.code, 5, 'exit code', { stderr: s.stderr });
+  t.match(s.stderr, /connection lost/, 'the command\'s stderr reaches the operator');
+  for (const [i, r] of rs.entries()) {
+    t.equal(r.code, 5, 'exit code', { stderr: r.stderr });
+    t.match(r.stderr, /input-failed.*connection lost/, 'the receiver says why');
+    t.notOk(fs.existsSync(path.join(dir, `o${i + 1}.dump`)), 'no final file');
+    t.notOk(fs.existsSync(path.join(dir, `o${i + 1}.dump.partial`)), 'no partial file');
+  }
+});
+
+t.test('a killed receiver is dropped; the others finish; the sender exits 4', async (t) => {
+  const dir = tempDir(t);
+  const input = path.join(dir, 'in.bin');
+  const hash = randomFile(input, 48 << 20);
+  const rx = [1, 2, 3].map((i) => dbcast(['receive', ...net(9304, 'kill'), '--name', `k${i}`, '--output', path.join(dir, `o${i}.dump`)]));
+  await sleep(300);
+  const send = dbcast(['send', ...net(9304, 'kill'), '--min-receivers', '3', '--max-rate-mbps', '100', '--idle-timeout-sec', '2', '--report', path.join(dir, 'r.json')], { stdinFile: input });
+  await sleep(1500);
+  rx[2].child.kill('SIGKILL');
+  const s = await send.done;
+  const rs = await Promise.all(rx.map((r) => r.done));
+  t.equal(s.code, 4, 'exit code', { stderr: s.stderr });
+  t.equal(rs[0].code, 0, 'k1 finishes', { stderr: rs[0].stderr });
+  t.equal(rs[1].code, 0, 'k2 finishes', { stderr: rs[1].stderr });
+  t.equal(sha256File(path.join(dir, 'o1.dump')), hash);
+  t.equal(sha256File(path.join(dir, 'o2.dump')), hash);
+  t.notOk(fs.existsSync(path.join(dir, 'o3.dump')), 'the killed receiver left no final file');
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'r.json'), 'utf8'));
+  const k3 = report.receivers.find((r: { name: string }) => r.name === 'k3');
+  t.same([k3.outcome, k3.code], ['dropped', 'silent']);
+});
+
+t.test('nobody comes: sender and receiver exit 3', async (t) => {
+  const s = await dbcast(['send', ...net(9305, 'lonely'), '--max-wait-sec', '1', '--command', 'echo hi']).done;
+  t.equal(s.code, 3, 'exit code', { stderr: s.stderr });
+  t.match(s.stderr, /not-enough-receivers/);
+  const r = await dbcast(['receive', ...net(9305, 'nobody'), '--start-timeout-sec', '1']).done;
+  t.equal(r.code, 3, 'exit code', { stderr: r.stderr });
+  t.match(r.stderr, /no sender announced job 'nobody'/);
+});
+
+t.test('bad flags exit 2 and name the flag', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['send', '--port', '70000'], /--port: expected an integer from 1 to 65535/],
+    [['send', '--group', '10.0.0.1'], /--group: expected an IPv4 multicast address/],
+    [['send', '--min-receivers', '-1'], /--min-receivers: expected an integer from 1 to 256/],
+    [['send', '--max-rate-mbps', 'fast'], /--max-rate-mbps: expected a number/],
+    [['send', '--window-mib', '0'], /--window-mib/],
+    [['send', '--payload-bytes', '99999'], /--payload-bytes/],
+    [['receive', '--interface', 'no-such-if0'], /--interface: expected an interface/],
+    [['receive', '--output', '/nonexistent-dir/x.dump'], /--output: expected a file path in an existing, writable directory/],
+    [['receive', '--idle-timeout-sec', '0'], /--idle-timeout-sec/],
+    [['receive', '--frobnicate'], /Unknown argument: frobnicate/],
+    [[], /name a command/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await dbcast(args).done;
+    t.equal(r.code, 2, `${args.join(' ')} exits 2`);
+    t.match(r.stderr, msg, `${args.join(' ')} names the flag`);
+  }
+});
