@@ -20,7 +20,7 @@ import { StdoutSink } from './sinks/stdout-sink';
 
 const SOCKET_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Chunks handed to the sinks per turn of the event loop, so packets keep being read. */
-const DELIVER_BATCH = 256;
+const DELIVER_BATCH = 512;
 
 const EXIT_BY_OUTCOME: Record<ReceiverOutcomeCode, number> = {
   'ok': EXIT.OK,
@@ -92,7 +92,6 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
 
   const run = (): void => {
     immediate = null;
-    if (timer) { clearTimeout(timer); timer = null; }
     const now = nowMs();
     if (sinks) {
       if (!sinks.anyLive && !sinkFailureReported && !finalizing) {
@@ -107,6 +106,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
         sinks.write(chunk);
         n++;
       }
+      sinks.flush();
       if (n === DELIVER_BATCH) kick();
       if (session.isVerified && !finalizing) {
         log.info(`stream verified (${session.bytesDelivered} bytes); finishing sinks`);
@@ -126,7 +126,16 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     // Data can arrive before a lost WELCOME is repeated: sinks open on first need too.
     if (!sinks && session.bytesReady > 0) sinks = openSinks();
     if (session.isFinished) { finish(); return; }
-    timer = setTimeout(run, Math.min(session.pollTimeoutMs(nowMs()), 100));
+    arm(Math.min(session.pollTimeoutMs(nowMs()), 100));
+  };
+  // One timer, re-armed only when the next deadline moves earlier: one per packet is costly.
+  let timerAt = Infinity;
+  const arm = (waitMs: number): void => {
+    const at = nowMs() + waitMs;
+    if (timer && timerAt <= at + 1) return;
+    if (timer) clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(() => { timer = null; timerAt = Infinity; run(); }, waitMs);
   };
   const kick = (): void => { if (!immediate) immediate = setImmediate(run); };
 

@@ -85,7 +85,6 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
 
   const run = (): void => {
     immediate = null;
-    if (timer) { clearTimeout(timer); timer = null; }
     const now = nowMs();
     pumpInput();
     let sent = 0;
@@ -110,7 +109,16 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
     if (sent === SEND_BATCH || sock.getSendQueueCount() >= MAX_SEND_QUEUE) { kick(); return; }
     const wait = session.pollTimeoutMs(nowMs());
     if (wait <= 0) kick();
-    else timer = setTimeout(run, Math.min(wait, 100));
+    else arm(Math.min(wait, 100));
+  };
+  // One timer, re-armed only when the next deadline moves earlier: one per packet is costly.
+  let timerAt = Infinity;
+  const arm = (waitMs: number): void => {
+    const at = nowMs() + waitMs;
+    if (timer && timerAt <= at + 0.5) return;
+    if (timer) clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(() => { timer = null; timerAt = Infinity; run(); }, waitMs);
   };
   const kick = (): void => { if (!immediate) immediate = setImmediate(run); };
 
@@ -139,7 +147,9 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
 
   const report = session.report();
   const code = senderExitCode(report);
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   process.stderr.write(formatSenderReport(report, code) + '\n');
-  if (opts.reportFile) writeJsonFile(opts.reportFile, { ...report, exitCode: code });
+  log.verbose(`peak RSS ${(peakRssBytes / 1048576).toFixed(0)} MiB`);
+  if (opts.reportFile) writeJsonFile(opts.reportFile, { ...report, exitCode: code, senderPeakRssBytes: peakRssBytes });
   return code;
 }

@@ -23,12 +23,21 @@ export class Fanout {
   get ready(): boolean { return this.waiting.size === 0; }
   get anyLive(): boolean { return this.live.size > 0; }
 
-  write(chunk: Buffer): void {
-    for (const s of this.live) if (!s.write(chunk)) this.waiting.add(s);
+  private pending: Buffer[] = [];
+
+  /** Queue a chunk; flush() hands the queue to the sinks as one write (fewer syscalls). */
+  write(chunk: Buffer): void { this.pending.push(chunk); }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+    this.pending = [];
+    for (const s of this.live) if (!s.write(data)) this.waiting.add(s);
   }
 
   /** Finish every sink; failures of any sink are returned (and collected). */
   async finish(): Promise<SinkFailure[]> {
+    this.flush();
     // Failed sinks finish too: a pipe's exit status is known only once it exited.
     const results = await Promise.all(this.sinks.map((s) => s.finish()));
     for (const f of results) {
