@@ -2,6 +2,7 @@
 // status is known: a dump that fails after writing everything must still abort).
 import { spawn } from 'child_process';
 import type { Readable } from 'stream';
+import { killGroup } from '../src/process-group';
 
 export type InputResult = { ok: true } | { ok: false; message: string };
 
@@ -25,7 +26,7 @@ export function stdinInput(): InputSource {
 }
 
 export function commandInput(command: string, onStderr: (chunk: Buffer) => void): InputSource {
-  const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let tail = Buffer.alloc(0);
   child.stderr.on('data', (chunk: Buffer) => {
     onStderr(chunk);
@@ -45,6 +46,6 @@ export function commandInput(command: string, onStderr: (chunk: Buffer) => void)
   return {
     stream: child.stdout,
     done,
-    stop: () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM'); },
+    stop: () => killGroup(child, 'SIGTERM'),
   };
 }

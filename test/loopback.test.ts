@@ -96,6 +96,27 @@ t.test('a killed receiver is dropped; the others finish; the sender exits 4', as
   t.same([k3.outcome, k3.code], ['dropped', 'silent']);
 });
 
+t.test('a killed sender: receivers time out (exit 8), kill their restore, keep no file', async (t) => {
+  const dir = tempDir(t);
+  const input = path.join(dir, 'in.bin');
+  randomFile(input, 48 << 20);
+  const marker = path.join(dir, 'restore-finished');
+  const rx = [1, 2].map((i) => dbcast(['receive', ...net(9307, 'sender-dies'), '--idle-timeout-sec', '2', '--output', path.join(dir, `o${i}.dump`),
+    '--pipe', `cat >/dev/null && touch ${marker}`]));
+  await sleep(300);
+  const send = dbcast(['send', ...net(9307, 'sender-dies'), '--min-receivers', '2', '--max-rate-mbps', '100'], { stdinFile: input });
+  await sleep(1500);
+  send.child.kill('SIGKILL');
+  const rs = await Promise.all(rx.map((r) => r.done));
+  for (const [i, r] of rs.entries()) {
+    t.equal(r.code, 8, 'exit code', { stderr: r.stderr });
+    t.match(r.stderr, /timeout: sender silent/);
+    t.notOk(fs.existsSync(path.join(dir, `o${i + 1}.dump`)), 'no final file');
+    t.notOk(fs.existsSync(path.join(dir, `o${i + 1}.dump.partial`)), 'no partial file');
+  }
+  t.notOk(fs.existsSync(marker), 'the restore command was killed, not given an end of file');
+});
+
 t.test('a slow restore slows the dump: sender memory stays bounded by the window', async (t) => {
   const dir = tempDir(t);
   // Reads 64 KiB, then naps: a consumer at roughly 30 MB/s.

@@ -1,5 +1,6 @@
 // --pipe CMD: a child process fed the verified stream on stdin; its exit status is the result.
 import { spawn, type ChildProcess } from 'child_process';
+import { killGroup } from '../../src/process-group';
 import type { Sink, SinkFailure } from './sink';
 
 const KILL_GRACE_MS = 5000;
@@ -15,7 +16,8 @@ export class PipeSink implements Sink {
   constructor(command: string, stdoutFree: boolean) {
     this.label = `--pipe ${command}`;
     // The child may use our stdout only when the stream itself does not go there.
-    this.child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', stdoutFree ? 'inherit' : 2, 'inherit'] });
+    // Own process group: a kill reaches everything the shell started (pg_restore included).
+    this.child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', stdoutFree ? 'inherit' : 2, 'inherit'], detached: true });
     this.exited = new Promise((resolve) => {
       this.child.once('error', (err) => { this.fail(`could not run --pipe: ${err.message}`, -1); resolve({ code: null, signal: null }); });
       this.child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -50,8 +52,8 @@ export class PipeSink implements Sink {
     this.finishing = true;
     if (this.child.exitCode === null && this.child.signalCode === null) {
       // Kill before closing stdin: a restore must not mistake a cut stream for a complete one.
-      this.child.kill('SIGTERM');
-      const t = setTimeout(() => this.child.kill('SIGKILL'), KILL_GRACE_MS);
+      killGroup(this.child, 'SIGTERM');
+      const t = setTimeout(() => killGroup(this.child, 'SIGKILL'), KILL_GRACE_MS);
       await this.exited;
       clearTimeout(t);
     }
