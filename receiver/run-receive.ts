@@ -7,6 +7,7 @@ import {
   DoneStatus, RECEIVER_TIMING_DEFAULTS, ReceiverSession, type ReceiverOutcomeCode, type Transmit,
 } from '../protocol';
 import { nowMs } from '../src/clock';
+import { Driver, onInterrupt } from '../src/driver';
 import { EXIT } from '../src/exit-codes';
 import type { Logger } from '../src/log';
 import { bindSocket, enlargeBuffers } from '../src/net';
@@ -70,8 +71,6 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   let finalizing = null as Promise<SinkFailure[]> | null;
   let sinkFailureReported = false;
 
-  let timer: NodeJS.Timeout | null = null;
-  let immediate: NodeJS.Immediate | null = null;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => { finish = resolve; });
 
@@ -91,7 +90,6 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   };
 
   const run = (): void => {
-    immediate = null;
     const now = nowMs();
     if (sinks) {
       if (!sinks.anyLive && !sinkFailureReported && !finalizing) {
@@ -126,18 +124,10 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     // Data can arrive before a lost WELCOME is repeated: sinks open on first need too.
     if (!sinks && session.bytesReady > 0) sinks = openSinks();
     if (session.isFinished) { finish(); return; }
-    arm(Math.min(session.pollTimeoutMs(nowMs()), 100));
+    driver.arm(Math.min(session.pollTimeoutMs(nowMs()), 100));
   };
-  // One timer, re-armed only when the next deadline moves earlier: one per packet is costly.
-  let timerAt = Infinity;
-  const arm = (waitMs: number): void => {
-    const at = nowMs() + waitMs;
-    if (timer && timerAt <= at + 1) return;
-    if (timer) clearTimeout(timer);
-    timerAt = at;
-    timer = setTimeout(() => { timer = null; timerAt = Infinity; run(); }, waitMs);
-  };
-  const kick = (): void => { if (!immediate) immediate = setImmediate(run); };
+  const driver = new Driver(run, nowMs);
+  const kick = driver.kick;
 
   const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => { session.handlePacket(msg, rinfo, nowMs()); kick(); };
   dataSock.on('message', onMessage);
@@ -145,21 +135,16 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   dataSock.on('error', (err) => log.error(`socket error: ${err.message}`));
   ctrlSock.on('error', (err) => log.error(`socket error: ${err.message}`));
 
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (++signals > 1) process.exit(EXIT.INTERNAL);
-    log.warn(`${sig}: giving up on this transfer`);
+  const undoSignals = onInterrupt((sig) => {
+    log.warn(`${sig}: giving up on this transfer (again to quit at once)`);
     session.handleLocalFailure(DoneStatus.LocalError, `receiver interrupted by ${sig}`, -1, nowMs());
     kick();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  }, EXIT.INTERNAL);
 
   kick();
   await finished;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  if (timer) clearTimeout(timer);
+  undoSignals();
+  driver.stop();
   let outcome = session.result ?? { code: 'local-error' as const, message: 'no outcome' };
   if (finalizing) {
     // The stream was verified: sinks complete on their own terms, whatever the sender does.

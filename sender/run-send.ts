@@ -6,6 +6,7 @@ import { EXIT } from '../src/exit-codes';
 import type { Logger } from '../src/log';
 import { bindSocket, enlargeBuffers } from '../src/net';
 import { nowMs } from '../src/clock';
+import { Driver, onInterrupt } from '../src/driver';
 import type { SendOptions } from '../src/options';
 import { formatSenderReport, writeJsonFile } from '../src/report';
 import { UsageError } from '../src/usage-error';
@@ -70,8 +71,6 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
     });
   };
 
-  let timer: NodeJS.Timeout | null = null;
-  let immediate: NodeJS.Immediate | null = null;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => { finish = resolve; });
 
@@ -84,7 +83,6 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   };
 
   const run = (): void => {
-    immediate = null;
     const now = nowMs();
     pumpInput();
     let sent = 0;
@@ -109,39 +107,26 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
     if (sent === SEND_BATCH || sock.getSendQueueCount() >= MAX_SEND_QUEUE) { kick(); return; }
     const wait = session.pollTimeoutMs(nowMs());
     if (wait <= 0) kick();
-    else arm(Math.min(wait, 100));
+    else driver.arm(Math.min(wait, 100));
   };
-  // One timer, re-armed only when the next deadline moves earlier: one per packet is costly.
-  let timerAt = Infinity;
-  const arm = (waitMs: number): void => {
-    const at = nowMs() + waitMs;
-    if (timer && timerAt <= at + 0.5) return;
-    if (timer) clearTimeout(timer);
-    timerAt = at;
-    timer = setTimeout(() => { timer = null; timerAt = Infinity; run(); }, waitMs);
-  };
-  const kick = (): void => { if (!immediate) immediate = setImmediate(run); };
+  const driver = new Driver(run, nowMs);
+  const kick = driver.kick;
 
   sock.on('message', (msg, rinfo) => { session.handlePacket(msg, rinfo, nowMs()); kick(); });
   sock.on('error', (err) => log.error(`socket error: ${err.message}`));
   input.stream.on('readable', kick);
   input.stream.on('error', () => { /* reported through input.done */ });
 
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (++signals > 1) process.exit(EXIT.INTERRUPTED_OR_MISMATCH);
+  const undoSignals = onInterrupt((sig) => {
     log.warn(`${sig}: aborting the transfer (again to quit at once)`);
     session.handleInterrupt(nowMs());
     kick();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  }, EXIT.INTERRUPTED_OR_MISMATCH);
 
   kick();
   await finished;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  if (timer) clearTimeout(timer);
+  undoSignals();
+  driver.stop();
   if (!inputSettled) input.stop();
   sock.close();
 
