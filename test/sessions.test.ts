@@ -154,3 +154,52 @@ t.test('a silent receiver is dropped and the others finish', async (t) => {
   t.same(rep.receivers.map((x) => [x.name, x.outcome, x.code]), [['r0', 'ok', 'ok'], ['r1', 'dropped', 'silent']]);
   t.ok(s.isFinished);
 });
+
+t.test('well-formed hostile packets of every type never throw out of a session', async (t) => {
+  let seed = 12345;
+  const rnd = (): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32; };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const big = (): number => pick([0, 1, 1447, 1448, 8000, 2 ** 32, 2 ** 53 - 1, Math.floor(rnd() * 1e6)]);
+  const hostile = (): Buffer => {
+    const sessionId = pick([sid, 'ffffffffffffffff']);
+    const receiverId = pick([0, 1, 2, 0xffffffff]);
+    const a = big(); const b = big();
+    const packets = [
+      encodePacket({ type: PacketType.Announce, sessionId, senderTimeMs: big(), windowBytes: pick([8000, 1, 2 ** 32 - 1]), payloadBytes: 1, job: pick(['j', 'x']) }),
+      encodePacket({ type: PacketType.Join, sessionId, receiverId, receiverTimeMs: big(), echoSenderTimeMs: big(), name: 'evil' }),
+      encodePacket({ type: PacketType.Welcome, sessionId, receiverId, echoReceiverTimeMs: big(), senderTimeMs: big() }),
+      encodePacket({ type: PacketType.Data, sessionId, offset: big(), payload: Buffer.alloc(pick([1, 1000, 5000])) }),
+      encodePacket({ type: PacketType.Heartbeat, sessionId, sentEndOffset: big(), senderTimeMs: big(), job: 'j' }),
+      encodePacket({ type: PacketType.Status, sessionId, receiverId, deliveredOffset: Math.min(a, b), contiguousOffset: Math.max(a, b), echoSenderTimeMs: big(), holdMs: 0, naks: Math.max(a, b) < 2 ** 53 - 10 ? [{ start: Math.max(a, b), end: Math.max(a, b) + 5 }] : [] }),
+      encodePacket({ type: PacketType.End, sessionId, totalBytes: big(), sha256: Buffer.alloc(32, 1), senderTimeMs: big() }),
+      encodePacket({ type: PacketType.Done, sessionId, receiverId, status: pick([0, 1, 2, 3, 4]), bytes: big(), sinkExitCode: -1, repairsRequested: 0, detail: 'x' }),
+      encodePacket({ type: PacketType.DoneAck, sessionId, receiverId }),
+      encodePacket({ type: PacketType.Abort, sessionId, reason: pick([1, 2, 3, 4]), message: 'evil' }),
+      encodePacket({ type: PacketType.Drop, sessionId, receiverId, reason: pick([1, 2, 3, 4, 5, 6]) }),
+    ];
+    return pick(packets);
+  };
+  let injected = 0;
+  for (let run = 0; run < 40; run++) {
+    const s = sender({ minReceivers: 2 });
+    const rs = [receiver(0), receiver(1)];
+    let now = 0;
+    const victims = [(b: Buffer, from: Endpoint) => s.handlePacket(b, from, now), ...rs.map((r) => (b: Buffer, from: Endpoint) => r.handlePacket(b, from, now))];
+    for (let step = 0; step < 200; step++) {
+      now += 5;
+      if (step === 2) s.handleInput(Buffer.alloc(20_000, 3), now);
+      if (step === 3) s.handleInputEnd(now);
+      for (let k = 0; k < 5; k++) {
+        const from = pick([SENDER, { address: '192.0.2.9', port: 5000 }, { address: '192.0.2.9', port: 5001 }, { address: '198.51.100.7', port: 1 }]);
+        pick(victims)(hostile(), from);
+        injected++;
+      }
+      exchange(s, rs, now);
+    }
+    for (const r of rs) r.handleSinksFinished(true, -1, '', now);
+    for (let step = 0; step < 400 && !(s.isFinished && rs.every((r) => r.isFinished)); step++) { now += 50; exchange(s, rs, now); }
+    t.ok(s.isFinished, `run ${run}: the sender ended`);
+    for (const r of rs) t.ok(r.isFinished, `run ${run}: receiver ended (${r.result?.code})`);
+  }
+  t.ok(injected >= 40_000, `${injected} hostile packets handled without an exception`);
+});
