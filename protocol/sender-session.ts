@@ -27,7 +27,7 @@ export interface SenderSessionConfig {
   /** 0 = wait for minReceivers forever. */
   maxWaitMs: number;
   maxRateBitsPerSec: number;
-  /** Drop a receiver that alone holds a full window this long. 0 = never. */
+  /** Drop a receiver that stays more than half a window behind the fastest this long. 0 = never. */
   dropAfterMs: number;
   /** Drop a receiver not heard from this long. */
   idleTimeoutMs: number;
@@ -480,13 +480,12 @@ export class SenderSession {
       if (r.state === 'live' && nowMs - r.lastHeardMs >= this.cfg.idleTimeoutMs) this.drop(r, DropReason.Silent, nowMs);
     }
     if (this.cfg.dropAfterMs <= 0 || this.state !== 'sending') return;
-    // A full window held by some (not all) receivers: time the ones holding it.
-    const windowFull = this.inputOffset - this.baseOffset >= this.cfg.windowBytes && this.nextNew === this.window.length;
+    // A receiver "holds the window" while it stays more than half a window behind the
+    // fastest one: the others could go on without it. Equally slow receivers hold nobody.
     const live = [...this.receivers.values()].filter((r) => r.state === 'live');
-    const holding = windowFull ? live.filter((r) => r.deliveredOffset <= this.baseOffset) : [];
-    const timeIt = holding.length > 0 && holding.length < live.length;
+    const leader = Math.max(...live.map((r) => r.deliveredOffset));
     for (const r of live) {
-      if (!timeIt || !holding.includes(r)) { r.holdingSinceMs = null; continue; }
+      if (leader - r.deliveredOffset <= this.cfg.windowBytes / 2) { r.holdingSinceMs = null; continue; }
       r.holdingSinceMs ??= nowMs;
       if (nowMs - r.holdingSinceMs >= this.cfg.dropAfterMs) this.drop(r, DropReason.Slow, nowMs);
     }

@@ -27,7 +27,7 @@ const SEND = {
   'max-rate-mbps': { type: 'string', describe: 'maximum send rate, megabits per second [1000]' },
   'payload-bytes': { type: 'string', describe: 'data bytes per datagram [1448: fits a 1500-byte MTU]' },
   'window-mib': { type: 'string', describe: 'unacknowledged data kept for repairs, MiB [64]' },
-  'drop-after-sec': { type: 'string', describe: 'drop a receiver that alone holds a full window this long; 0 = never [0]' },
+  'drop-after-sec': { type: 'string', describe: 'drop a receiver that stays over half a window behind the fastest this long; 0 = never [0]' },
   report: { type: 'string', describe: 'also write the final report as JSON to this file' },
 } as const;
 

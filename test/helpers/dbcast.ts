@@ -9,10 +9,13 @@ export const BIN = path.join(__dirname, '..', '..', 'bin', 'dbcast');
 
 export interface Run { child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> }
 
-export function dbcast(args: string[], io: { stdinFile?: string; stdoutFile?: string; timeoutMs?: number } = {}): Run {
+export function dbcast(args: string[], io: { stdinFile?: string; stdoutFile?: string; timeoutMs?: number; netns?: string } = {}): Run {
   const stdin = io.stdinFile ? fs.openSync(io.stdinFile, 'r') : 'ignore';
   const stdout = io.stdoutFile ? fs.openSync(io.stdoutFile, 'w') : 'ignore';
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: [stdin, stdout, 'pipe'] });
+  const argv = [process.execPath, BIN, ...args];
+  // In a test host's namespace: `ip netns exec` execs the command, so the pid is dbcast's own.
+  const [cmd, ...rest] = io.netns ? ['ip', 'netns', 'exec', io.netns, ...argv] : argv;
+  const child = spawn(cmd, rest, { stdio: [stdin, stdout, 'pipe'] });
   if (typeof stdin === 'number') fs.closeSync(stdin);
   if (typeof stdout === 'number') fs.closeSync(stdout);
   let stderr = '';
