@@ -42,8 +42,10 @@ const payloadLimitBytesPerSec = (mtu: number): number => (rateBitsPerSec(RATE) /
 /** Run argv in a namespace under /usr/bin/time; resolves with exit code and CPU. */
 function timed(ns: string, argv: string[], timeoutMs: number): Promise<Proc> {
   const timeFile = path.join(os.tmpdir(), `dbcast-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const child = spawn('ip', ['netns', 'exec', ns, '/usr/bin/time', '-f', '%U %S %M', '-o', timeFile, ...argv], { stdio: ['ignore', 'ignore', 'ignore'] });
-  const limit = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  // Own process group: on timeout the tool itself (a child of `time`) must die too, or it
+  // keeps its port and fails the next run.
+  const child = spawn('ip', ['netns', 'exec', ns, '/usr/bin/time', '-f', '%U %S %M', '-o', timeFile, ...argv], { stdio: ['ignore', 'ignore', 'ignore'], detached: true });
+  const limit = setTimeout(() => { try { process.kill(-(child.pid as number), 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
   return new Promise((resolve) => {
     child.on('close', (code) => {
       clearTimeout(limit);
