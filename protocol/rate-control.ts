@@ -30,8 +30,6 @@ export class RateControl {
 
   private get maxBytesPerMs(): number { return this.cfg.maxRateBitsPerSec / 8 / 1000; }
 
-  get currentRateBitsPerSec(): number { return this.rateBytesPerMs * 8000; }
-
   private refill(nowMs: number): void {
     const dt = nowMs - this.lastRefillMs;
     if (dt > 0) {

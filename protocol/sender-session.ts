@@ -55,6 +55,8 @@ const INITIAL_RTT_MS = 10;
 const MIN_REPAIR_HOLDOFF_MS = 3;
 const DROP_RESEND_INTERVAL_MS = 100;
 const MAX_REFUSED_IN_REPORT = 64;
+/** Unicast replies waiting to be sent; beyond this a flood of requests is answered no more. */
+const MAX_CONTROL_QUEUE = 1024;
 
 export type SenderState = 'waiting' | 'sending' | 'ending' | 'aborting' | 'finished';
 
@@ -190,11 +192,7 @@ export class SenderSession {
 
   get currentState(): SenderState { return this.state; }
   get isFinished(): boolean { return this.state === 'finished'; }
-  get currentRateBitsPerSec(): number { return this.rate.currentRateBitsPerSec; }
   get bytesAcknowledged(): number { return this.baseOffset; }
-  get bytesRead(): number { return this.inputOffset; }
-  get bytesSent(): number { return this.sentEndOffset; }
-  get liveReceivers(): number { return this.countLive(); }
 
   // ------------------------------------------------------------ inputs
 
@@ -261,7 +259,7 @@ export class SenderSession {
     else if (this.cfg.allowedNames && !this.cfg.allowedNames.includes(p.name)) refuse = DropReason.NotAllowed;
     else if (this.receivers.size >= this.cfg.maxReceivers) refuse = DropReason.Full;
     if (refuse !== null) {
-      this.control.push({ to: from, bytes: encodePacket({ type: PacketType.Drop, sessionId: this.cfg.sessionId, receiverId: p.receiverId, reason: refuse }) });
+      this.queueControl({ to: from, bytes: encodePacket({ type: PacketType.Drop, sessionId: this.cfg.sessionId, receiverId: p.receiverId, reason: refuse }) });
       const seen = this.refused.some((r) => r.address === formatEndpoint(from));
       if (!seen) {
         const entry = { name: p.name, address: formatEndpoint(from), reason: DROP_REASON_NAMES[refuse] };
@@ -282,13 +280,18 @@ export class SenderSession {
     this.events.push({ type: 'joined', name: r.name, address: formatEndpoint(from), receivers: this.countLive() });
   }
 
+  private queueControl(t: Transmit): void {
+    if (this.control.length >= MAX_CONTROL_QUEUE) { countDrop(this.dropped, 'control-queue-full'); return; }
+    this.control.push(t);
+  }
+
   private queueWelcome(r: ReceiverEntry, p: JoinPacket, nowMs: number): void {
     // NTP-style offset estimate from the announce the receiver echoed (if it did).
     if (p.echoSenderTimeMs > 0 && nowMs >= p.echoSenderTimeMs) {
       const midpoint = (p.echoSenderTimeMs + nowMs) / 2;
       r.clockOffsetMs = Math.round(p.receiverTimeMs - midpoint);
     }
-    this.control.push({ to: r.endpoint, bytes: encodePacket({
+    this.queueControl({ to: r.endpoint, bytes: encodePacket({
       type: PacketType.Welcome, sessionId: this.cfg.sessionId, receiverId: r.id,
       echoReceiverTimeMs: p.receiverTimeMs, senderTimeMs: nowMs,
     }) });
@@ -297,7 +300,7 @@ export class SenderSession {
   private queueDrop(r: ReceiverEntry, nowMs: number): void {
     if (nowMs - r.lastDropSentMs < DROP_RESEND_INTERVAL_MS || r.dropReason === null) return;
     r.lastDropSentMs = nowMs;
-    this.control.push({ to: r.endpoint, bytes: encodePacket({ type: PacketType.Drop, sessionId: this.cfg.sessionId, receiverId: r.id, reason: r.dropReason }) });
+    this.queueControl({ to: r.endpoint, bytes: encodePacket({ type: PacketType.Drop, sessionId: this.cfg.sessionId, receiverId: r.id, reason: r.dropReason }) });
   }
 
   private handleStatus(p: StatusPacket, from: Endpoint, nowMs: number): void {
@@ -325,7 +328,7 @@ export class SenderSession {
     if (!sameEndpoint(r.endpoint, from)) { countDrop(this.dropped, 'receiver-address-mismatch'); return; }
     r.lastHeardMs = nowMs;
     // Always confirm, so a receiver whose DONE_ACK was lost can stop repeating.
-    this.control.push({ to: r.endpoint, bytes: encodePacket({ type: PacketType.DoneAck, sessionId: this.cfg.sessionId, receiverId: r.id }) });
+    this.queueControl({ to: r.endpoint, bytes: encodePacket({ type: PacketType.DoneAck, sessionId: this.cfg.sessionId, receiverId: r.id }) });
     if (r.state !== 'live') return;
     r.state = 'done';
     r.done = p;
