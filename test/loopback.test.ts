@@ -81,7 +81,8 @@ t.test('a killed receiver is dropped; the others finish; the sender exits 4', as
   const rx = [1, 2, 3].map((i) => dbcast(['receive', ...net(9304, 'kill'), '--name', `k${i}`, '--output', path.join(dir, `o${i}.dump`)]));
   await sleep(300);
   const send = dbcast(['send', ...net(9304, 'kill'), '--min-receivers', '3', '--max-rate-mbps', '100', '--idle-timeout-sec', '2', '--report', path.join(dir, 'r.json')], { stdinFile: input });
-  await sleep(1500);
+  await send.stderrMatch(/starting transfer/);
+  await sleep(300);
   rx[2].child.kill('SIGKILL');
   const s = await send.done;
   const rs = await Promise.all(rx.map((r) => r.done));
@@ -105,7 +106,8 @@ t.test('a killed sender: receivers time out (exit 8), kill their restore, keep n
     '--pipe', `cat >/dev/null && touch ${marker}`]));
   await sleep(300);
   const send = dbcast(['send', ...net(9307, 'sender-dies'), '--min-receivers', '2', '--max-rate-mbps', '100'], { stdinFile: input });
-  await sleep(1500);
+  await send.stderrMatch(/starting transfer/);
+  await sleep(300);
   send.child.kill('SIGKILL');
   const rs = await Promise.all(rx.map((r) => r.done));
   for (const [i, r] of rs.entries()) {

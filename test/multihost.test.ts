@@ -22,7 +22,7 @@ interface Case {
   mib: number;
   sendArgs?: string[];
   receiverArgs?: (i: number, dir: string) => string[];
-  during?: (ctx: { bed: TestBed; rx: ReturnType<typeof dbcast>[] }) => Promise<void>;
+  during?: (ctx: { bed: TestBed; rx: ReturnType<typeof dbcast>[]; send: ReturnType<typeof dbcast> }) => Promise<void>;
 }
 
 async function transfer(t: tap.Test, id: string, c: Case) {
@@ -37,7 +37,7 @@ async function transfer(t: tap.Test, id: string, c: Case) {
   await sleep(300);
   const send = dbcast(['send', ...GROUP, '--interface', 'e0', '--min-receivers', String(c.bed.receivers), '--max-wait-sec', '20',
     '--idle-timeout-sec', '5', '--report', path.join(dir, 'report.json'), ...(c.sendArgs ?? [])], { stdinFile: input, netns: bed.sender.ns, timeoutMs: 240_000 });
-  if (c.during) await c.during({ bed, rx });
+  if (c.during) await c.during({ bed, rx, send });
   const s = await send.done;
   const rs = await Promise.all(rx.map((r) => r.done));
   const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
@@ -81,7 +81,7 @@ function run(): void {
   t.test('a receiver killed mid-transfer is dropped; the others finish', async (t) => {
     const r = await transfer(t, 'e', {
       bed: { receivers: 3, mtu: 1500, lossPercent: [], rate: '100mbit' }, mib: 48,
-      during: async ({ rx }) => { await sleep(2000); rx[1].child.kill('SIGKILL'); },
+      during: async ({ rx, send }) => { await send.stderrMatch(/starting transfer/); await sleep(1000); rx[1].child.kill('SIGKILL'); },
     });
     t.equal(r.s.code, 4, 'sender exit 4', { stderr: r.s.stderr });
     t.equal(r.rs[0].code, 0); t.equal(r.rs[2].code, 0);

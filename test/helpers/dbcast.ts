@@ -7,7 +7,12 @@ import * as path from 'path';
 
 export const BIN = path.join(__dirname, '..', '..', 'bin', 'dbcast');
 
-export interface Run { child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> }
+export interface Run {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; stderr: string }>;
+  /** Resolves once stderr matches `re`; rejects if the process exits first or `timeoutMs` passes. */
+  stderrMatch(re: RegExp, timeoutMs?: number): Promise<void>;
+}
 
 export function dbcast(args: string[], io: { stdinFile?: string; stdoutFile?: string; timeoutMs?: number; netns?: string } = {}): Run {
   const stdin = io.stdinFile ? fs.openSync(io.stdinFile, 'r') : 'ignore';
@@ -19,12 +24,22 @@ export function dbcast(args: string[], io: { stdinFile?: string; stdoutFile?: st
   if (typeof stdin === 'number') fs.closeSync(stdin);
   if (typeof stdout === 'number') fs.closeSync(stdout);
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const watchers = new Set<() => void>();
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); for (const w of [...watchers]) w(); });
   const limit = setTimeout(() => child.kill('SIGKILL'), io.timeoutMs ?? 120_000);
   const done = new Promise<{ code: number | null; stderr: string }>((resolve) => {
     child.on('close', (code) => { clearTimeout(limit); resolve({ code, stderr }); });
   });
-  return { child, done };
+  // Tests wait for what the process says rather than for a fixed time: CI machines are slow and shared.
+  const stderrMatch = (re: RegExp, timeoutMs = 60_000): Promise<void> => new Promise((resolve, reject) => {
+    const stop = (): void => { watchers.delete(check); clearTimeout(timer); };
+    const check = (): void => { if (re.test(stderr)) { stop(); resolve(); } };
+    const timer = setTimeout(() => { stop(); reject(new Error(`stderr never matched ${re} in ${timeoutMs} ms:\n${stderr}`)); }, timeoutMs);
+    watchers.add(check);
+    check();
+    void done.then(() => { if (watchers.has(check)) { stop(); reject(new Error(`exited before stderr matched ${re}:\n${stderr}`)); } });
+  });
+  return { child, done, stderrMatch };
 }
 
 export function tempDir(t: { teardown(fn: () => void): void }): string {
