@@ -1,6 +1,6 @@
 // Packet encode/decode. Decoding network bytes never throws: it returns a reason.
 import {
-  ABORT_REASON_NAMES, AbortReason, DONE_STATUS_NAMES, DROP_REASON_NAMES, DoneStatus, DropReason,
+  ABORT_REASON_NAMES, AbortReason, DONE_STATUS_NAMES, DROP_REASON_NAMES, DoneStatus, DropReason, RESTORE_OUTCOME_NAMES, RestoreOutcome,
   HEADER_BYTES, MAGIC0, MAGIC1, MAX_ABORT_MESSAGE_BYTES, MAX_DATAGRAM_BYTES, MAX_DETAIL_BYTES,
   MAX_JOB_BYTES, MAX_NAK_RANGES, MAX_NAME_BYTES, MAX_OFFSET, PROTOCOL_VERSION, PacketType,
   SHA256_BYTES, TRAILER_BYTES,
@@ -40,7 +40,7 @@ export interface EndPacket {
 }
 export interface DonePacket {
   type: PacketType.Done; sessionId: string;
-  receiverId: number; status: DoneStatus; bytes: number; sinkExitCode: number;
+  receiverId: number; status: DoneStatus; restoreOutcome: RestoreOutcome; bytes: number; sinkExitCode: number;
   repairsRequested: number; detail: string;
 }
 export interface DoneAckPacket { type: PacketType.DoneAck; sessionId: string; receiverId: number }
@@ -146,8 +146,8 @@ export function encodePacket(p: Packet): Buffer {
     }
     case PacketType.Done: {
       const detail = textBytes(p.detail, MAX_DETAIL_BYTES, 'detail');
-      const w = new Writer(p.type, p.sessionId, 4 + 1 + 8 + 4 + 4 + 1 + detail.length);
-      w.u32(p.receiverId); w.u8(p.status); w.u64(p.bytes); w.i32(p.sinkExitCode);
+      const w = new Writer(p.type, p.sessionId, 4 + 1 + 1 + 8 + 4 + 4 + 1 + detail.length);
+      w.u32(p.receiverId); w.u8(p.status); w.u8(p.restoreOutcome); w.u64(p.bytes); w.i32(p.sinkExitCode);
       w.u32(p.repairsRequested); w.u8(detail.length); w.bytes(detail);
       return w.finish();
     }
@@ -218,7 +218,7 @@ const fail = (reason: DecodeError): DecodeResult => ({ ok: false, reason });
 /** Fixed body sizes (without variable parts) per type. */
 const MIN_BODY: Record<PacketType, number> = {
   [PacketType.Announce]: 17, [PacketType.Join]: 21, [PacketType.Welcome]: 20, [PacketType.Data]: 9,
-  [PacketType.Heartbeat]: 17, [PacketType.Status]: 34, [PacketType.End]: 48, [PacketType.Done]: 22,
+  [PacketType.Heartbeat]: 17, [PacketType.Status]: 34, [PacketType.End]: 48, [PacketType.Done]: 23,
   [PacketType.DoneAck]: 4, [PacketType.Abort]: 3, [PacketType.Drop]: 5,
 };
 
@@ -303,13 +303,13 @@ function decodeBody(type: PacketType, sessionId: string, r: Reader): Packet | De
       return { type, sessionId, totalBytes, sha256, senderTimeMs };
     }
     case PacketType.Done: {
-      const receiverId = r.u32(); const status = r.u8(); const bytes = r.u64(); const sinkExitCode = r.i32();
+      const receiverId = r.u32(); const status = r.u8(); const restoreOutcome = r.u8(); const bytes = r.u64(); const sinkExitCode = r.i32();
       const repairsRequested = r.u32(); const detailLen = r.u8();
       if (Number.isNaN(bytes)) return 'offset-too-large';
-      if (!(status in DONE_STATUS_NAMES)) return 'bad-field';
+      if (!(status in DONE_STATUS_NAMES) || !(restoreOutcome in RESTORE_OUTCOME_NAMES)) return 'bad-field';
       if (detailLen > MAX_DETAIL_BYTES || r.left() !== detailLen) return 'bad-length';
       const detail = r.text(detailLen); if (detail === null) return 'bad-text';
-      return { type, sessionId, receiverId, status, bytes, sinkExitCode, repairsRequested, detail };
+      return { type, sessionId, receiverId, status, restoreOutcome, bytes, sinkExitCode, repairsRequested, detail };
     }
     case PacketType.DoneAck:
       return { type, sessionId, receiverId: r.u32() };

@@ -36,7 +36,7 @@ export const DEFAULT_PAYLOAD_BYTES = 1500 - IP_UDP_OVERHEAD_BYTES - DATA_OVERHEA
 
 export const MAX_NAME_BYTES = 64;
 export const MAX_JOB_BYTES = 64;
-export const MAX_DETAIL_BYTES = 200;
+export const MAX_DETAIL_BYTES = 255;
 export const MAX_ABORT_MESSAGE_BYTES = 512;
 export const MAX_NAK_RANGES = 64;
 /** Offsets must stay exact in a JS number. */
@@ -50,7 +50,28 @@ export enum DoneStatus {
   SinkFailed = 2,
   Aborted = 3,
   LocalError = 4,
+  /** The receiver's restore target is not usable (tool missing, database unreachable, no disk). */
+  PreflightFailed = 5,
 }
+
+/** What a receiver's restore preset did to the live database (reported in DONE). */
+export enum RestoreOutcome {
+  /** No restore preset on this receiver. */
+  None = 0,
+  /** The restored copy replaced the live database. */
+  Swapped = 1,
+  /** The restore failed; the live database is as it was. */
+  KeptOld = 2,
+  /** MariaDB: the tables were swapped but recreating views/triggers/routines failed. */
+  Partial = 3,
+}
+
+export const RESTORE_OUTCOME_NAMES: Record<RestoreOutcome, string | null> = {
+  [RestoreOutcome.None]: null,
+  [RestoreOutcome.Swapped]: 'swapped',
+  [RestoreOutcome.KeptOld]: 'kept-old',
+  [RestoreOutcome.Partial]: 'partial',
+};
 
 /** Why the sender dropped or refused a receiver. */
 export enum DropReason {
@@ -76,6 +97,7 @@ export const DONE_STATUS_NAMES: Record<DoneStatus, string> = {
   [DoneStatus.SinkFailed]: 'sink-failed',
   [DoneStatus.Aborted]: 'aborted',
   [DoneStatus.LocalError]: 'local-error',
+  [DoneStatus.PreflightFailed]: 'preflight-failed',
 };
 
 export const DROP_REASON_NAMES: Record<DropReason, string> = {

@@ -2,7 +2,7 @@
 // in order through pollDelivery, control packets out through pollTransmit, time passed in.
 import { createHash, type Hash } from 'crypto';
 import {
-  ABORT_REASON_NAMES, DROP_REASON_NAMES, DoneStatus, DropReason, MAX_DETAIL_BYTES, MAX_NAK_RANGES, PacketType,
+  ABORT_REASON_NAMES, DROP_REASON_NAMES, DoneStatus, DropReason, MAX_DETAIL_BYTES, MAX_NAK_RANGES, PacketType, RestoreOutcome,
 } from './constants';
 import { clipUtf8, decodePacket, encodePacket, type DataPacket, type Packet } from './codec';
 import {
@@ -41,9 +41,14 @@ export const RECEIVER_TIMING_DEFAULTS = {
 export type ReceiverState = 'listening' | 'joining' | 'receiving' | 'delivered' | 'reporting' | 'finished';
 
 /** Stable codes for how a receiver's transfer ended. */
+const REPORTED_OUTCOME: Record<DoneStatus, ReceiverOutcomeCode> = {
+  [DoneStatus.Ok]: 'ok', [DoneStatus.HashMismatch]: 'hash-mismatch', [DoneStatus.SinkFailed]: 'sink-failed',
+  [DoneStatus.Aborted]: 'aborted', [DoneStatus.LocalError]: 'local-error', [DoneStatus.PreflightFailed]: 'preflight-failed',
+};
+
 export type ReceiverOutcomeCode =
   | 'ok' | 'no-session' | 'refused' | 'dropped' | 'aborted' | 'hash-mismatch' | 'timeout'
-  | 'sink-failed' | 'local-error';
+  | 'sink-failed' | 'local-error' | 'preflight-failed';
 
 export interface ReceiverOutcome {
   code: ReceiverOutcomeCode;
@@ -95,6 +100,7 @@ export class ReceiverSession {
   private expectedSha256: Buffer | null = null;
   private readonly hash: Hash = createHash('sha256');
   private actualSha256: Buffer | null = null;
+  private restoreOutcome = RestoreOutcome.None;
   private repairsRequested = 0;
   private duplicates = 0;
 
@@ -276,16 +282,18 @@ export class ReceiverSession {
   }
 
   /** Every sink finished: report the outcome to the sender. */
-  handleSinksFinished(ok: boolean, sinkExitCode: number, detail: string, nowMs: number): void {
+  handleSinksFinished(ok: boolean, sinkExitCode: number, detail: string, nowMs: number, restoreOutcome = RestoreOutcome.None): void {
     this.sinkExitCode = sinkExitCode;
+    this.restoreOutcome = restoreOutcome;
     if (this.state !== 'delivered') return;
     this.report(ok ? DoneStatus.Ok : DoneStatus.SinkFailed, detail, nowMs);
   }
 
   /** Something local made this receiver give up (all sinks failed, out of disk, interrupted). */
-  handleLocalFailure(status: DoneStatus.SinkFailed | DoneStatus.LocalError, detail: string, sinkExitCode: number, nowMs: number): void {
+  handleLocalFailure(status: DoneStatus.SinkFailed | DoneStatus.LocalError | DoneStatus.PreflightFailed, detail: string, sinkExitCode: number, nowMs: number, restoreOutcome = RestoreOutcome.None): void {
     this.sinkExitCode = sinkExitCode;
-    if (this.sessionId === null) { this.finish({ code: status === DoneStatus.SinkFailed ? 'sink-failed' : 'local-error', message: detail }); return; }
+    this.restoreOutcome = restoreOutcome;
+    if (this.sessionId === null) { this.finish({ code: REPORTED_OUTCOME[status], message: detail }); return; }
     if (this.state === 'reporting' || this.state === 'finished') return;
     this.report(status, detail, nowMs);
   }
@@ -315,11 +323,7 @@ export class ReceiverSession {
   }
 
   private finishReported(): void {
-    const code: Record<DoneStatus, ReceiverOutcomeCode> = {
-      [DoneStatus.Ok]: 'ok', [DoneStatus.HashMismatch]: 'hash-mismatch', [DoneStatus.SinkFailed]: 'sink-failed',
-      [DoneStatus.Aborted]: 'aborted', [DoneStatus.LocalError]: 'local-error',
-    };
-    this.finish({ code: code[this.doneStatus], message: this.doneDetail || 'stream verified' });
+    this.finish({ code: REPORTED_OUTCOME[this.doneStatus], message: this.doneDetail || 'stream verified' });
   }
 
   private finish(outcome: ReceiverOutcome): void {
@@ -405,7 +409,7 @@ export class ReceiverSession {
         if (nowMs < this.nextDoneMs) return null;
         this.nextDoneMs = nowMs + this.cfg.doneRetryMs;
         return { to: this.sender, bytes: encodePacket({
-          type: PacketType.Done, sessionId: sid, receiverId: this.cfg.receiverId, status: this.doneStatus,
+          type: PacketType.Done, sessionId: sid, receiverId: this.cfg.receiverId, status: this.doneStatus, restoreOutcome: this.restoreOutcome,
           bytes: this.deliveredOffset, sinkExitCode: this.sinkExitCode, repairsRequested: this.repairsRequested,
           detail: this.doneDetail,
         }) };

@@ -3,7 +3,7 @@
 import { createHash, type Hash } from 'crypto';
 import {
   ABORT_REASON_NAMES, AbortReason, DATA_OVERHEAD_BYTES, DONE_STATUS_NAMES, DROP_REASON_NAMES,
-  DoneStatus, DropReason, IP_UDP_OVERHEAD_BYTES, MAX_ABORT_MESSAGE_BYTES, PacketType,
+  DoneStatus, DropReason, IP_UDP_OVERHEAD_BYTES, MAX_ABORT_MESSAGE_BYTES, PacketType, RESTORE_OUTCOME_NAMES,
 } from './constants';
 import {
   clipUtf8, decodePacket, encodeDataPacket, encodePacket, type DonePacket, type JoinPacket,
@@ -99,6 +99,8 @@ export interface ReceiverReport {
   repairsRequested: number;
   nakedPackets: number;
   sinkExitCode: number | null;
+  /** The receiver's restore preset: swapped, kept-old, partial; null without one. */
+  restore: string | null;
   detail: string;
   durationMs: number | null;
   clockOffsetMs: number | null;
@@ -607,6 +609,7 @@ export class SenderSession {
         repairsRequested: d ? d.repairsRequested : 0,
         nakedPackets: r.nakPackets,
         sinkExitCode: d && d.sinkExitCode >= 0 ? d.sinkExitCode : null,
+        restore: d ? RESTORE_OUTCOME_NAMES[d.restoreOutcome] : null,
         detail: d ? d.detail : '',
         durationMs: r.finishedAtMs !== null && this.startedAtMs !== null ? r.finishedAtMs - this.startedAtMs : null,
         clockOffsetMs: r.clockOffsetMs,

@@ -4,7 +4,7 @@ import * as dgram from 'dgram';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  DoneStatus, RECEIVER_TIMING_DEFAULTS, ReceiverSession, type ReceiverOutcomeCode, type Transmit,
+  DoneStatus, RECEIVER_TIMING_DEFAULTS, ReceiverSession, RestoreOutcome, type ReceiverOutcomeCode, type Transmit,
 } from '../protocol';
 import { nowMs } from '../src/clock';
 import { Driver, onInterrupt } from '../src/driver';
@@ -13,6 +13,10 @@ import type { Logger } from '../src/log';
 import { bindSocket, enlargeBuffers } from '../src/net';
 import type { ReceiveOptions } from '../src/options';
 import { UsageError } from '../src/usage-error';
+import { MariadbRestoreSink } from './restore/mariadb-sink';
+import { PostgresRestoreSink } from './restore/postgres-sink';
+import { preflight } from './restore/preflight';
+import { ArchiveSink } from './sinks/archive-sink';
 import { Fanout } from './sinks/fanout';
 import { FileSink } from './sinks/file-sink';
 import { PipeSink } from './sinks/pipe-sink';
@@ -33,17 +37,26 @@ const EXIT_BY_OUTCOME: Record<ReceiverOutcomeCode, number> = {
   'sink-failed': EXIT.SINK_FAILED,
   'timeout': EXIT.TIMEOUT,
   'local-error': EXIT.INTERNAL,
+  'preflight-failed': EXIT.PREFLIGHT_FAILED,
 };
 
 export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<number> {
   if (opts.stdout && process.stdout.isTTY) {
     throw new UsageError('output', 'a file (--output FILE), a command (--pipe CMD), or stdout redirected away from the terminal', 'stdout is a terminal');
   }
-  if (opts.outputFile) {
-    const dir = path.dirname(path.resolve(opts.outputFile));
-    try { fs.accessSync(dir, fs.constants.W_OK); } catch {
-      throw new UsageError('output', 'a file path in an existing, writable directory', opts.outputFile);
+  const outputDir = opts.outputFile ? path.dirname(path.resolve(opts.outputFile)) : opts.archive?.dir;
+  if (outputDir) {
+    try { fs.accessSync(outputDir, fs.constants.W_OK); } catch {
+      throw new UsageError('output', 'a path in an existing, writable directory', opts.outputFile ?? opts.archive?.dir);
     }
+  }
+  // Checked before joining, so that a receiver that cannot restore says so at once.
+  let preflightFailure: string | null = null;
+  let clientBin = '';
+  if (opts.restore) {
+    const p = await preflight(opts.restore);
+    if (p.ok) { clientBin = p.clientBin; log.info(`restore preflight ok: ${p.summary}`); }
+    else { preflightFailure = `preflight: ${p.reason}`; log.error(`${preflightFailure}; joining only to report it`); }
   }
   const dataSock = dgram.createSocket({ type: 'udp4', reuseAddr: true }); // several receivers per host
   // Bound to the group address, so other groups on the same port never reach this socket.
@@ -64,6 +77,10 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   const openSinks = (): Fanout => {
     const list: Sink[] = [];
     if (opts.outputFile) list.push(new FileSink(opts.outputFile));
+    if (opts.archive) list.push(new ArchiveSink(opts.archive, { job: opts.job, name: opts.name }, new Date()));
+    if (opts.restore) {
+      list.push(opts.restore.kind === 'postgres' ? new PostgresRestoreSink(opts.restore, log) : new MariadbRestoreSink(opts.restore, clientBin, log));
+    }
     if (opts.pipeCommand) list.push(new PipeSink(opts.pipeCommand, !opts.stdout));
     if (opts.stdout) list.push(new StdoutSink());
     return new Fanout(list, () => kick());
@@ -79,12 +96,19 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     ctrlSock.send(t.bytes, t.to.port, t.to.address, (err) => { if (err) log.debug(`send failed: ${err.message}`); });
   };
 
+  const restoreOutcome = (): RestoreOutcome => (sinks?.sinks.find((s) => s.restoreOutcome !== undefined)?.restoreOutcome ?? RestoreOutcome.None);
+
   const finalize = async (): Promise<SinkFailure[]> => {
-    const failures = await (sinks as Fanout).finish();
-    const detail = failures.map((f) => `${f.label}: ${f.message}`).join('; ');
-    const pipeFailure = failures.find((f) => f.label.startsWith('--pipe'));
-    const exitCode = !opts.pipeCommand ? -1 : pipeFailure ? pipeFailure.exitCode : 0; // the pipe's status, if any
-    session.handleSinksFinished(failures.length === 0, exitCode, detail, nowMs());
+    const fanout = sinks as Fanout;
+    const failures = await fanout.finish({ sha256: session.stats().sha256 ?? '', bytes: session.bytesDelivered });
+    const successes = fanout.sinks.filter((s) => s.detail && !failures.some((f) => f.label === s.label));
+    for (const s of successes) log.info(`${s.label}: ${s.detail}`);
+    for (const f of failures) log.error(`${f.label}: ${f.message}`);
+    const detail = [...failures.map((f) => `${f.label}: ${f.message}`), ...successes.map((s) => `${s.label}: ${s.detail}`)].join('; ');
+    // The exit status of the command that restores (--pipe or the preset's tool), if there is one.
+    const commandFailure = failures.find((f) => f.label.startsWith('--pipe') || f.label.startsWith('--restore'));
+    const exitCode = !opts.pipeCommand && !opts.restore ? -1 : commandFailure ? commandFailure.exitCode : 0;
+    session.handleSinksFinished(failures.length === 0, exitCode, detail, nowMs(), restoreOutcome());
     kick();
     return failures;
   };
@@ -95,7 +119,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
       if (!sinks.anyLive && !sinkFailureReported && !finalizing) {
         sinkFailureReported = true;
         const f = sinks.failures[0];
-        session.handleLocalFailure(DoneStatus.SinkFailed, `${f.label}: ${f.message}`, f.exitCode, now);
+        session.handleLocalFailure(DoneStatus.SinkFailed, `${f.label}: ${f.message}`, f.exitCode, now, restoreOutcome());
       }
       let n = 0;
       while (sinks.ready && sinks.anyLive && n < DELIVER_BATCH) {
@@ -116,13 +140,17 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
       switch (e.type) {
         case 'locked': log.info(`found session ${e.sessionId} from ${e.sender}; joining`); break;
         case 'announce-refused': log.warn(`ignoring sender ${e.sender}: ${e.reason}`); break;
-        case 'joined': log.info(`joined session ${e.sessionId}`); sinks ??= openSinks(); break;
+        case 'joined':
+          log.info(`joined session ${e.sessionId}`);
+          if (preflightFailure) session.handleLocalFailure(DoneStatus.PreflightFailed, preflightFailure, -1, now, opts.restore ? RestoreOutcome.KeptOld : RestoreOutcome.None);
+          else sinks ??= openSinks();
+          break;
         case 'verified': break;
         case 'finished': break;
       }
     }
     // Data can arrive before a lost WELCOME is repeated: sinks open on first need too.
-    if (!sinks && session.bytesReady > 0) sinks = openSinks();
+    if (!sinks && !preflightFailure && session.bytesReady > 0) sinks = openSinks();
     if (session.isFinished) { finish(); return; }
     driver.arm(Math.min(session.pollTimeoutMs(nowMs()), 100));
   };

@@ -2,6 +2,7 @@
 // status is known: a dump that fails after writing everything must still abort).
 import { spawn } from 'child_process';
 import type { Readable } from 'stream';
+import { OutputTail } from '../src/output-tail';
 import { killGroup } from '../src/process-group';
 
 export type InputResult = { ok: true } | { ok: false; message: string };
@@ -27,18 +28,14 @@ export function stdinInput(): InputSource {
 
 export function commandInput(command: string, onStderr: (chunk: Buffer) => void): InputSource {
   const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let tail = Buffer.alloc(0);
-  child.stderr.on('data', (chunk: Buffer) => {
-    onStderr(chunk);
-    tail = Buffer.concat([tail, chunk]);
-    if (tail.length > STDERR_TAIL_BYTES) tail = tail.subarray(tail.length - STDERR_TAIL_BYTES);
-  });
+  const tail = new OutputTail(STDERR_TAIL_BYTES);
+  child.stderr.on('data', (chunk: Buffer) => { onStderr(chunk); tail.push(chunk); });
   const done = new Promise<InputResult>((resolve) => {
     child.once('error', (err) => resolve({ ok: false, message: `could not run --command: ${err.message}` }));
     // 'close' comes after the exit and after stdout/stderr ended: every byte was read.
     child.once('close', (code, signal) => {
       if (code === 0) { resolve({ ok: true }); return; }
-      const lines = tail.toString('utf8').trim().split('\n').slice(-3).join(' | ');
+      const lines = tail.lines(3);
       const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
       resolve({ ok: false, message: `--command ${how}${lines ? `: ${lines}` : ''}` });
     });

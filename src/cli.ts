@@ -32,7 +32,17 @@ const SEND = {
 } as const;
 
 const RECEIVE = {
-  output: { type: 'string', describe: 'write the stream to FILE (as FILE.partial until verified)' },
+  output: { type: 'string', describe: 'write the stream to FILE (as FILE.partial until verified), or archive into DIR / a name template with {timestamp} {job} {name}' },
+  keep: { type: 'string', describe: 'archive: keep this many newest files of the template, remove older ones; 0 = all [0]' },
+  restore: { type: 'string', describe: 'restore preset: postgres or mariadb (staging database, swapped in only when everything succeeded)' },
+  database: { type: 'string', describe: '--restore: the live database to replace' },
+  'db-host': { type: 'string', describe: '--restore: server host, or socket directory/path starting with / [the client\'s default]' },
+  'db-port': { type: 'string', describe: '--restore: server port [the client\'s default]' },
+  'db-user': { type: 'string', describe: '--restore: user (passwords from ~/.pgpass, ~/.my.cnf, PGPASSWORD/MYSQL_PWD) [the client\'s default]' },
+  'restore-arg': { type: 'string', array: true, describe: '--restore: extra option for pg_restore/mariadb, repeatable (e.g. --restore-arg=--no-owner)' },
+  jobs: { type: 'string', describe: '--restore postgres: spool the stream and run pg_restore -j N on it [1 = stream into pg_restore]' },
+  'spool-dir': { type: 'string', describe: '--restore postgres --jobs: where the stream is spooled [$TMPDIR or /tmp]' },
+  'strip-replication': { type: 'boolean', describe: '--restore mariadb: drop CHANGE MASTER / gtid_slave_pos / GTID_PURGED lines' },
   pipe: { type: 'string', describe: 'feed the stream to this command (e.g. "pg_restore -d app")' },
   stdout: { type: 'boolean', describe: 'write to stdout too (the default when no --output/--pipe)' },
   name: { type: 'string', describe: 'receiver name in the sender\'s report [hostname]' },

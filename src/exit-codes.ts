@@ -18,4 +18,6 @@ export const EXIT = {
   SINK_FAILED: 7,
   /** Receiver: the sender went silent for --idle-timeout-sec. */
   TIMEOUT: 8,
+  /** Receiver: the --restore preflight failed (tool missing, database unreachable, no disk); reported to the sender. */
+  PREFLIGHT_FAILED: 9,
 } as const;

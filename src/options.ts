@@ -3,6 +3,12 @@ import * as os from 'os';
 import {
   DEFAULT_PAYLOAD_BYTES, MAX_JOB_BYTES, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES,
 } from '../protocol';
+import { ARCHIVE_PLACEHOLDERS, DEFAULT_ARCHIVE_TEMPLATE, type ArchiveSpec } from '../receiver/sinks/archive-sink';
+import {
+  DATABASE_NAME_PATTERN, MAX_DATABASE_NAME_BYTES, type DbConnection, type RestoreTarget,
+} from '../receiver/restore/target';
+import * as fs from 'fs';
+import * as path from 'path';
 import { resolveInterface } from './net';
 import { UsageError } from './usage-error';
 
@@ -63,7 +69,11 @@ export interface SendOptions extends CommonOptions {
 
 export interface ReceiveOptions extends CommonOptions {
   name: string;
+  /** --output FILE (one fixed file) ... */
   outputFile: string | undefined;
+  /** ... or --output DIR / a name template (the archive role). */
+  archive: ArchiveSpec | undefined;
+  restore: RestoreTarget | undefined;
   pipeCommand: string | undefined;
   stdout: boolean;
   startTimeoutMs: number;
@@ -109,16 +119,85 @@ export function parseSendOptions(raw: Raw): SendOptions {
   };
 }
 
+/** --output: a file, a directory (archive with the default name), or a name template. */
+function output(raw: Raw): { outputFile?: string; archive?: ArchiveSpec } {
+  const v = text(raw, 'output', undefined, 4096);
+  const keep = num(raw, 'keep', 0, 0, 100_000, true);
+  const form = `a file, a directory, or a name template with ${ARCHIVE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')} (e.g. /srv/dumps/app-{timestamp}.dump)`;
+  if (v === undefined) {
+    if (raw.keep !== undefined) throw new UsageError('keep', 'used with --output DIR or --output with {timestamp}', raw.keep);
+    return {};
+  }
+  let dir: string; let template: string;
+  if (fs.existsSync(v) && fs.statSync(v).isDirectory()) { dir = v; template = DEFAULT_ARCHIVE_TEMPLATE; }
+  else if (v.includes('{')) {
+    dir = path.dirname(v); template = path.basename(v);
+    if (dir.includes('{')) throw new UsageError('output', `${form}; placeholders only in the file name`, v);
+    for (const m of template.matchAll(/\{([^}]*)\}?/g)) if (!ARCHIVE_PLACEHOLDERS.includes(m[1]) || !m[0].endsWith('}')) throw new UsageError('output', form, v);
+  } else {
+    if (raw.keep !== undefined) throw new UsageError('keep', 'used with --output DIR or --output with {timestamp}', raw.keep);
+    return { outputFile: v };
+  }
+  if (keep > 0 && !template.includes('{timestamp}')) throw new UsageError('keep', 'used with a name template containing {timestamp}', raw.keep);
+  return { archive: { dir, template, keep } };
+}
+
+function databaseName(raw: Raw, key: string): string {
+  const v = text(raw, key, undefined, MAX_DATABASE_NAME_BYTES);
+  if (v === undefined) throw new UsageError(key, `a database name (needed with --restore)`, v);
+  if (!DATABASE_NAME_PATTERN.test(v)) throw new UsageError(key, `a database name of letters, digits, _ and $, at most ${MAX_DATABASE_NAME_BYTES} bytes`, v);
+  return v;
+}
+
+function stringList(raw: Raw, key: string): string[] {
+  const v = raw[key];
+  if (v === undefined) return [];
+  const list = (Array.isArray(v) ? v : [v]).map(String);
+  for (const a of list) if (!a.startsWith('-')) throw new UsageError(key, 'an option for the restore tool, starting with - (e.g. --restore-arg=--no-owner)', a);
+  return list;
+}
+
+function restore(raw: Raw): RestoreTarget | undefined {
+  const kind = raw.restore;
+  const only = (key: string, what: string): void => { if (raw[key] !== undefined && raw[key] !== false) throw new UsageError(key, `used with ${what}`, raw[key]); };
+  if (kind === undefined) {
+    for (const k of ['database', 'db-host', 'db-port', 'db-user', 'restore-arg', 'jobs', 'spool-dir', 'strip-replication']) only(k, '--restore');
+    return undefined;
+  }
+  if (kind !== 'postgres' && kind !== 'mariadb') throw new UsageError('restore', 'postgres or mariadb', kind);
+  if (kind === 'postgres') only('strip-replication', '--restore mariadb');
+  else { only('jobs', '--restore postgres'); only('spool-dir', '--restore postgres'); }
+  const conn: DbConnection = {};
+  const host = text(raw, 'db-host', undefined, 1024);
+  if (host !== undefined) conn.host = host;
+  if (raw['db-port'] !== undefined) conn.port = num(raw, 'db-port', 0, 1, 65535, true);
+  const user = text(raw, 'db-user', undefined, 128);
+  if (user !== undefined) conn.user = user;
+  const spoolDir = text(raw, 'spool-dir', os.tmpdir(), 4096) as string;
+  return {
+    kind,
+    database: databaseName(raw, 'database'),
+    conn,
+    restoreArgs: stringList(raw, 'restore-arg'),
+    jobs: num(raw, 'jobs', 1, 1, 64, true),
+    spoolDir,
+    stripReplication: raw['strip-replication'] === true,
+  };
+}
+
 export function parseReceiveOptions(raw: Raw): ReceiveOptions {
-  const outputFile = text(raw, 'output', undefined, 4096);
+  const { outputFile, archive } = output(raw);
   const pipeCommand = text(raw, 'pipe', undefined, 64 * 1024);
+  const target = restore(raw);
   return {
     ...common(raw),
     name: text(raw, 'name', os.hostname().slice(0, MAX_NAME_BYTES), MAX_NAME_BYTES) as string,
     outputFile,
+    archive,
+    restore: target,
     pipeCommand,
     // stdout is the sink unless another was chosen; --stdout adds it explicitly.
-    stdout: raw.stdout === true || (outputFile === undefined && pipeCommand === undefined),
+    stdout: raw.stdout === true || (outputFile === undefined && archive === undefined && pipeCommand === undefined && target === undefined),
     startTimeoutMs: num(raw, 'start-timeout-sec', 0, 0, DAY_SEC, false) * 1000,
     maxWindowBytes: Math.round(num(raw, 'max-window-mib', 1024, 1, 4095, false) * MIB),
   };

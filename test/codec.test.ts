@@ -3,7 +3,7 @@
 import t from 'tap';
 import { randomBytes } from 'crypto';
 import {
-  AbortReason, DoneStatus, DropReason, MAX_NAK_RANGES, PacketType, crc32, crc32Package, decodePacket,
+  AbortReason, DoneStatus, DropReason, MAX_NAK_RANGES, PacketType, RestoreOutcome, crc32, crc32Package, decodePacket,
   encodeDataPacket, encodePacket, type Packet,
 } from '../protocol';
 
@@ -16,7 +16,7 @@ const samples: Packet[] = [
   { type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: 2 ** 52, senderTimeMs: 9, job: '' },
   { type: PacketType.Status, sessionId: sid, receiverId: 1, deliveredOffset: 10, contiguousOffset: 20, echoSenderTimeMs: 3, holdMs: 4, naks: [{ start: 30, end: 40 }, { start: 50, end: 2 ** 50 }] },
   { type: PacketType.End, sessionId: sid, totalBytes: 123456789, sha256: randomBytes(32), senderTimeMs: 1 },
-  { type: PacketType.Done, sessionId: sid, receiverId: 2, status: DoneStatus.SinkFailed, bytes: 99, sinkExitCode: 1, repairsRequested: 12, detail: 'pg_restore: error: could not execute query' },
+  { type: PacketType.Done, sessionId: sid, receiverId: 2, status: DoneStatus.SinkFailed, restoreOutcome: RestoreOutcome.KeptOld, bytes: 99, sinkExitCode: 1, repairsRequested: 12, detail: 'pg_restore: error: could not execute query' },
   { type: PacketType.DoneAck, sessionId: sid, receiverId: 3 },
   { type: PacketType.Abort, sessionId: sid, reason: AbortReason.InputFailed, message: 'pg_dump exited with status 1' },
   { type: PacketType.Drop, sessionId: sid, receiverId: 4, reason: DropReason.Slow },
@@ -119,6 +119,9 @@ t.test('well-sealed but invalid fields are rejected', async (t) => {
   const done = Buffer.from(encodePacket(samples[7]));
   done[16] = 77; // status byte
   t.same(decodePacket(reseal(done)), { ok: false, reason: 'bad-field' });
+  const badRestore = Buffer.from(encodePacket(samples[7]));
+  badRestore[17] = 9; // restore outcome byte
+  t.same(decodePacket(reseal(badRestore)), { ok: false, reason: 'bad-field' }, 'unknown restore outcome');
 
   const join = Buffer.from(encodePacket({ ...(samples[1] as Extract<Packet, { type: PacketType.Join }>), name: 'ab' }));
   join[join.length - 6] = 0xff; // invalid UTF-8 in the name

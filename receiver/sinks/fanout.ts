@@ -1,6 +1,6 @@
 // Several sinks fed the same bytes. A sink that fails drops out and the others go on
 // (a failed restore must not stop the archive copy); the slowest live sink sets the pace.
-import type { Sink, SinkFailure } from './sink';
+import type { Sink, SinkFailure, Verified } from './sink';
 
 export class Fanout {
   private readonly live = new Set<Sink>();
@@ -36,10 +36,10 @@ export class Fanout {
   }
 
   /** Finish every sink; failures of any sink are returned (and collected). */
-  async finish(): Promise<SinkFailure[]> {
+  async finish(verified: Verified): Promise<SinkFailure[]> {
     this.flush();
     // Failed sinks finish too: a pipe's exit status is known only once it exited.
-    const results = await Promise.all(this.sinks.map((s) => s.finish()));
+    const results = await Promise.all(this.sinks.map((s) => s.finish(verified)));
     for (const f of results) {
       if (!f) continue;
       const i = this.failures.findIndex((x) => x.label === f.label);

@@ -1,7 +1,7 @@
 // --output FILE: written as FILE.partial, fsynced, renamed into place only once verified.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Sink, SinkFailure } from './sink';
+import type { Sink, SinkFailure, Verified } from './sink';
 
 export class FileSink implements Sink {
   readonly label: string;
@@ -13,15 +13,17 @@ export class FileSink implements Sink {
   private fdClosed = false;
   private finalized = false;
 
-  constructor(private readonly finalPath: string) {
+  /** exclusive: never replace an existing file (archives); else like a shell's `>`. */
+  constructor(protected readonly finalPath: string, private readonly exclusive = false) {
     this.label = `--output ${finalPath}`;
     this.partial = `${finalPath}.partial`;
     try {
-      this.fd = fs.openSync(this.partial, 'w', 0o640);
+      if (exclusive && fs.existsSync(finalPath)) throw new Error(`${finalPath} already exists`);
+      this.fd = fs.openSync(this.partial, exclusive ? 'wx' : 'w', 0o640);
       this.stream = fs.createWriteStream('', { fd: this.fd, autoClose: false });
       this.stream.on('error', (err) => this.fail(`writing ${this.partial} failed: ${err.message}`));
     } catch (err) {
-      this.failure = { label: this.label, message: `cannot create ${this.partial}: ${(err as Error).message}`, exitCode: -1 };
+      this.failure = { label: this.label, message: `cannot write ${finalPath}: ${(err as Error).message}`, exitCode: -1 };
     }
   }
 
@@ -39,7 +41,7 @@ export class FileSink implements Sink {
     if (early) setImmediate(() => cb(early));
   }
 
-  async finish(): Promise<SinkFailure | null> {
+  async finish(_verified: Verified): Promise<SinkFailure | null> {
     const stream = this.stream; const fd = this.fd;
     if (this.failure || !stream || fd === null) { await this.abort(); return this.failure; }
     try {
@@ -50,7 +52,8 @@ export class FileSink implements Sink {
       await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
       this.fdClosed = true;
       await new Promise<void>((resolve, reject) => fs.close(fd, (e) => (e ? reject(e) : resolve())));
-      await fs.promises.rename(this.partial, this.finalPath);
+      if (this.exclusive) { await fs.promises.link(this.partial, this.finalPath); await fs.promises.rm(this.partial); }
+      else await fs.promises.rename(this.partial, this.finalPath);
       this.finalized = true;
       await syncDirectory(path.dirname(this.finalPath));
       return null;
@@ -66,7 +69,7 @@ export class FileSink implements Sink {
     this.stream?.destroy();
     const fd = this.fd;
     if (fd !== null && !this.fdClosed) { this.fdClosed = true; await new Promise<void>((resolve) => fs.close(fd, () => resolve())); }
-    await fs.promises.rm(this.partial, { force: true });
+    if (fd !== null) await fs.promises.rm(this.partial, { force: true }); // only a partial file we created
   }
 }
 

@@ -1,0 +1,37 @@
+// Where a restore preset restores to, as validated from the flags (src/options.ts).
+
+export interface DbConnection {
+  /** Host name, or (both servers) a directory/socket path starting with "/". Unset: the tools' defaults. */
+  host?: string;
+  port?: number;
+  user?: string;
+}
+
+export interface RestoreTarget {
+  kind: 'postgres' | 'mariadb';
+  /** The live database; staging is `<database>__incoming`, the kept copy `<database>__previous`. */
+  database: string;
+  conn: DbConnection;
+  /** Extra options for pg_restore / mariadb (e.g. -O -x). */
+  restoreArgs: string[];
+  /** PostgreSQL: > 1 spools the verified stream and runs pg_restore -j on the file. */
+  jobs: number;
+  /** Where --jobs spools the stream. */
+  spoolDir: string;
+  /** MariaDB: drop CHANGE MASTER / gtid_slave_pos / GTID_PURGED lines from the dump. */
+  stripReplication: boolean;
+}
+
+export const STAGING_SUFFIX = '__incoming';
+export const PREVIOUS_SUFFIX = '__previous';
+/** PostgreSQL names are at most 63 bytes; MariaDB's 64. The suffixes must fit too. */
+export const MAX_DATABASE_NAME_BYTES = 63 - STAGING_SUFFIX.length;
+export const DATABASE_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+
+export const stagingName = (db: string): string => db + STAGING_SUFFIX;
+export const previousName = (db: string): string => db + PREVIOUS_SUFFIX;
+
+/** "name" → "\"name\"" (PostgreSQL) — names are validated anyway; quoting keeps case. */
+export const pgIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
+export const sqlLiteral = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+export const myIdent = (s: string): string => `\`${s.replace(/`/g, '``')}\``;
