@@ -11,7 +11,7 @@ const GROUP = ['--group', '239.77.0.1', '--port', '9400', '--job', 'mh'];
 const can = canRunBed();
 if (!can.ok) {
   if (process.env.CI) t.fail(`multi-host tests must run in CI: ${can.why}`);
-  else t.skip(`multi-host tests skipped: ${can.why}`);
+  else t.plan(0, `multi-host tests skipped: ${can.why}`);
 } else {
   sweepStale();
   run();

@@ -108,7 +108,7 @@ export function runScenario(sc: Scenario): SimResult {
   let now = 0;
   let seq = 0;
   const heap = new Heap<Ev>();
-  const push = (e: Omit<Ev, 'seq'>): void => heap.push({ ...e, seq: seq++ } as Ev);
+  const push = (e: Ev extends infer E ? (E extends unknown ? Omit<E, 'seq'> : never) : never): void => heap.push({ ...e, seq: seq++ } as Ev);
   // One pending wake per node: a later wake supersedes nothing, an earlier one replaces it.
   const wakeAt: number[] = new Array(sc.receivers.length + 1).fill(Infinity);
   const scheduleWake = (node: number, waitMs: number): void => {

@@ -1,0 +1,108 @@
+// Real PostgreSQL and MariaDB servers for the database tests, started the way an operator
+// would on a scratch machine: initdb / mariadb-install-db into a temp dir, the server on a
+// socket in that dir (no TCP port, nothing reachable from outside), stopped in teardown.
+// Outside CI a missing server binary skips the tests with a message; in CI it is a failure
+// (.ci/run installs the packages).
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+export interface Server {
+  /** Socket directory (PostgreSQL) or socket path (MariaDB): dbcast's --db-host. */
+  host: string;
+  port?: number;
+  user: string;
+  /** Run SQL with the server's own client; returns stdout (throws with stderr on failure). */
+  sql(db: string, sql: string): string;
+  stop(): void;
+}
+
+const isRoot = process.getuid?.() === 0;
+
+function findPgBin(tool: string): string | null {
+  const base = '/usr/lib/postgresql';
+  if (!fs.existsSync(base)) return null;
+  const versions = fs.readdirSync(base).filter((v) => fs.existsSync(path.join(base, v, 'bin', tool))).sort((a, b) => Number(b) - Number(a));
+  return versions.length ? path.join(base, versions[0], 'bin', tool) : null;
+}
+
+/** Why the tests cannot run here, or null. */
+export function postgresMissing(): string | null {
+  if (!findPgBin('initdb') || !findPgBin('pg_ctl')) return 'PostgreSQL server binaries not found (apt install postgresql)';
+  if (isRoot && spawnSync('id', ['postgres']).status !== 0) return 'no postgres user to run the server as';
+  return null;
+}
+
+export function mariadbMissing(): string | null {
+  for (const t of ['mariadb-install-db', 'mariadbd', 'mariadb', 'mariadb-dump']) {
+    if (spawnSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`]).status !== 0) return `${t} not found (apt install mariadb-server mariadb-client)`;
+  }
+  return null;
+}
+
+function asUser(user: string, cmd: string, args: string[]): [string, string[]] {
+  return isRoot ? ['runuser', ['-u', user, '--', cmd, ...args]] : [cmd, args];
+}
+
+function scratch(prefix: string, owner: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o755);
+  if (isRoot) execFileSync('chown', [owner, dir]);
+  return dir;
+}
+
+export function startPostgres(): Server {
+  const dir = scratch('dbcast-pg-', 'postgres');
+  const data = path.join(dir, 'data');
+  const [c1, a1] = asUser('postgres', findPgBin('initdb') as string, ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale', 'C.UTF-8']);
+  execFileSync(c1, a1, { stdio: 'ignore' });
+  const port = 5400 + (process.pid % 500);
+  const opts = `-k ${dir} -c listen_addresses= -p ${port} -c fsync=off -c max_connections=50`;
+  const [c2, a2] = asUser('postgres', findPgBin('pg_ctl') as string, ['-D', data, '-o', opts, '-l', path.join(dir, 'log'), '-w', 'start']);
+  execFileSync(c2, a2, { stdio: 'ignore' });
+  const env = { ...process.env, PGHOST: dir, PGPORT: String(port), PGUSER: 'postgres' };
+  return {
+    host: dir, port, user: 'postgres',
+    sql(db, sql) {
+      const r = spawnSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', '-'], { input: sql, env, encoding: 'utf8', maxBuffer: 256 << 20 });
+      if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+      return r.stdout;
+    },
+    stop() {
+      const [c3, a3] = asUser('postgres', findPgBin('pg_ctl') as string, ['-D', data, '-m', 'immediate', 'stop']);
+      spawnSync(c3, a3, { stdio: 'ignore' });
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startMariadb(): Promise<Server> {
+  const dir = scratch('dbcast-my-', 'mysql');
+  const data = path.join(dir, 'data');
+  const sock = path.join(dir, 'sock');
+  execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, ...(isRoot ? ['--user=mysql'] : []),
+    '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' });
+  const bin = fs.existsSync('/usr/sbin/mariadbd') ? '/usr/sbin/mariadbd' : 'mariadbd';
+  const server: ChildProcess = spawn(bin, ['--no-defaults', `--datadir=${data}`, `--socket=${sock}`, '--skip-networking',
+    `--pid-file=${path.join(dir, 'pid')}`, `--log-error=${path.join(dir, 'err.log')}`, '--innodb-flush-log-at-trx-commit=0',
+    '--innodb-buffer-pool-size=256M', ...(isRoot ? ['--user=mysql'] : [])], { stdio: 'ignore' });
+  const client = (db: string, sql: string) => spawnSync('mariadb', ['--no-defaults', `--socket=${sock}`, '-u', 'root', '--batch', '--skip-column-names', ...(db ? [db] : [])],
+    { input: sql, encoding: 'utf8', maxBuffer: 256 << 20 });
+  for (let i = 0; i < 300; i++) {
+    if (fs.existsSync(sock) && client('', 'SELECT 1').status === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    host: sock, user: 'root',
+    sql(db, sql) {
+      const r = client(db, sql);
+      if (r.status !== 0) throw new Error(`mariadb: ${r.stderr}`);
+      return r.stdout;
+    },
+    stop() {
+      server.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
