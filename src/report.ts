@@ -12,15 +12,15 @@ export function formatSenderReport(r: SenderReport, exitCode: number): string {
       `${r.totalBytes} bytes in ${seconds.toFixed(2)} s${rate}, sha256 ${r.sha256 ?? '-'}, ` +
       `${r.dataPacketsSent} data + ${r.repairPacketsSent} repair packets, exit ${exitCode}`,
   ];
-  const rows = [['receiver', 'outcome', 'code', 'bytes', 'sha256', 'repairs', 'pipe-exit', 'seconds', 'detail']];
+  const rows = [['receiver', 'outcome', 'code', 'bytes', 'sha256', 'repairs', 'pipe-exit', 'restore', 'seconds', 'detail']];
   for (const x of r.receivers) {
     rows.push([
       `${x.name}@${x.address}`, x.outcome, x.code, String(x.bytes), x.sha256Ok ? 'ok' : '-',
-      String(x.repairsRequested), x.sinkExitCode === null ? '-' : String(x.sinkExitCode),
+      String(x.repairsRequested), x.sinkExitCode === null ? '-' : String(x.sinkExitCode), x.restore ?? '-',
       x.durationMs === null ? '-' : (x.durationMs / 1000).toFixed(2), x.detail,
     ]);
   }
-  for (const x of r.refused) rows.push([`${x.name}@${x.address}`, 'refused', x.reason, '-', '-', '-', '-', '-', '']);
+  for (const x of r.refused) rows.push([`${x.name}@${x.address}`, 'refused', x.reason, '-', '-', '-', '-', '-', '-', '']);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   for (const row of rows) lines.push('  ' + row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
   return lines.join('\n');

@@ -157,7 +157,7 @@ t.test('bad flags exit 2 and name the flag', async (t) => {
     [['send', '--window-mib', '0'], /--window-mib/],
     [['send', '--payload-bytes', '99999'], /--payload-bytes/],
     [['receive', '--interface', 'no-such-if0'], /--interface: expected an interface/],
-    [['receive', '--output', '/nonexistent-dir/x.dump'], /--output: expected a file path in an existing, writable directory/],
+    [['receive', '--output', '/nonexistent-dir/x.dump'], /--output: expected a path in an existing, writable directory/],
     [['receive', '--idle-timeout-sec', '0'], /--idle-timeout-sec/],
     [['receive', '--frobnicate'], /Unknown argument: frobnicate/],
     [[], /name a command/],

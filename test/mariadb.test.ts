@@ -7,29 +7,10 @@ import t, { type Test } from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { dbcast, sleep, tempDir } from './helpers/dbcast';
+import { MY_SCHEMA } from './db/fixtures';
 import { mariadbMissing, startMariadb, type Server } from './db/servers';
 
 const GROUP = ['--interface', '127.0.0.1', '--group', '239.255.42.9'];
-const BLOB_ROWS = 20_000;
-
-const SCHEMA = `
-SET NAMES utf8mb4;
-CREATE TABLE customers (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, city VARCHAR(50)) DEFAULT CHARSET=utf8mb4;
-CREATE TABLE orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, customer_id INT NOT NULL, placed_at DATETIME, total DECIMAL(10,2),
-  KEY orders_customer (customer_id), CONSTRAINT fk_customer FOREIGN KEY (customer_id) REFERENCES customers (id)) DEFAULT CHARSET=utf8mb4;
-CREATE TABLE blobs (id INT PRIMARY KEY, data LONGBLOB);
-CREATE TABLE audit (order_id BIGINT, noted_at DATETIME);
-INSERT INTO customers (name, city) SELECT CONCAT('Kunde ', seq, ' Grüße 日本 ñ'), ELT(1 + seq % 3, 'Zürich', 'Kraków', 'São Paulo') FROM seq_1_to_20000;
-INSERT INTO orders (customer_id, placed_at, total) SELECT 1 + seq % 20000, '2026-01-01' + INTERVAL seq MINUTE, (seq % 1000) / 7 FROM seq_1_to_100000;
-INSERT INTO blobs SELECT seq, RANDOM_BYTES(1024) FROM seq_1_to_${BLOB_ROWS};
-CREATE VIEW city_orders AS SELECT c.city, o.total FROM orders o JOIN customers c ON c.id = o.customer_id;
-CREATE VIEW city_totals AS SELECT city, SUM(total) AS total FROM city_orders GROUP BY city;
-CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW INSERT INTO audit VALUES (NEW.id, NOW());
-DELIMITER //
-CREATE PROCEDURE add_order(IN c INT, IN amount DECIMAL(10,2)) BEGIN INSERT INTO orders (customer_id, placed_at, total) VALUES (c, NOW(), amount); SELECT LAST_INSERT_ID(); END//
-CREATE FUNCTION with_tax(amount DECIMAL(10,2)) RETURNS DECIMAL(10,2) DETERMINISTIC RETURN amount * 1.2//
-DELIMITER ;
-`;
 
 function fingerprint(my: Server, db: string): string {
   const tables = my.sql(db, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db}' AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1`).trim().split('\n').filter(Boolean);
@@ -54,7 +35,7 @@ function run(): void {
   t.before(async () => {
     my = await startMariadb();
     my.sql('', 'CREATE DATABASE src CHARACTER SET utf8mb4');
-    my.sql('src', SCHEMA);
+    my.sql('src', MY_SCHEMA);
     sourcePrint = fingerprint(my, 'src');
     my.sql('', 'CREATE DATABASE dst1; CREATE DATABASE dst3__incoming');
     my.sql('dst1', 'CREATE TABLE old_marker (x INT); INSERT INTO old_marker VALUES (1); CREATE TABLE orders (id INT); CREATE TRIGGER old_trg BEFORE INSERT ON orders FOR EACH ROW SET NEW.id = NEW.id');

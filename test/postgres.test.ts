@@ -9,26 +9,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { dbcast, sleep, tempDir } from './helpers/dbcast';
 import { lyingSend } from './helpers/lying-sender';
+import { PG_SCHEMA } from './db/fixtures';
 import { postgresMissing, startPostgres, type Server } from './db/servers';
 
 
 const GROUP = ['--interface', '127.0.0.1', '--group', '239.255.42.8'];
-/** Rows of ~1 KiB of random bytes: they do not compress, so the dump is over 100 MB. */
-const BLOB_ROWS = 100_000;
-
-const SCHEMA = `
-CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, city text);
-CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id), placed_at timestamptz, total numeric(10,2));
-CREATE INDEX orders_customer ON orders (customer_id);
-CREATE TABLE blobs (id int PRIMARY KEY, data bytea);
-CREATE SEQUENCE invoice_no START 1000;
-SELECT setval('invoice_no', 4242);
-CREATE VIEW big_customers AS SELECT c.id, c.name, sum(o.total) AS total FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id, c.name;
-INSERT INTO customers (name, city) SELECT 'Kunde ' || g || ' Grüße 日本 ñ', (ARRAY['Zürich', 'Kraków', 'São Paulo'])[1 + g % 3] FROM generate_series(1, 20000) g;
-INSERT INTO orders (customer_id, placed_at, total) SELECT 1 + g % 20000, '2026-01-01'::timestamptz + g * interval '1 minute', (g % 1000) / 7.0 FROM generate_series(1, 200000) g;
-INSERT INTO blobs SELECT g, (SELECT decode(string_agg(md5(random()::text || s || g), ''), 'hex') FROM generate_series(1, 64) s) FROM generate_series(1, ${BLOB_ROWS}) g;
-ANALYZE;
-`;
 
 /** Everything a restore must reproduce: per-table row count and content hash, views, sequences, indexes, constraints. */
 function fingerprint(pg: Server, db: string): string {
@@ -54,7 +39,7 @@ function run(): void {
   t.before(() => {
     pg = startPostgres();
     pg.sql('postgres', 'CREATE DATABASE src');
-    pg.sql('src', SCHEMA);
+    pg.sql('src', PG_SCHEMA);
     sourcePrint = fingerprint(pg, 'src');
     // An existing live database, a new one, and one with a staging database left by a crash.
     for (const db of ['dst1', 'dst3', 'dst3__incoming']) pg.sql('postgres', `CREATE DATABASE ${db}`);
