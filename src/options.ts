@@ -149,11 +149,21 @@ function databaseName(raw: Raw, key: string): string {
   return v;
 }
 
-function stringList(raw: Raw, key: string): string[] {
+/** Options that would point the restore somewhere other than the staging database. */
+const TARGET_OPTIONS = {
+  postgres: /^(-d|--dbname|-C|--create|-f|--file|-l|--list|-c|--clean)(=|$)|^-[dfC]./,
+  mariadb: /^(-D|--database|-e|--execute|-o|--one-database)(=|$)|^-[De]./,
+};
+
+function restoreArgs(raw: Raw, kind: 'postgres' | 'mariadb'): string[] {
+  const key = 'restore-arg';
   const v = raw[key];
   if (v === undefined) return [];
   const list = (Array.isArray(v) ? v : [v]).map(String);
-  for (const a of list) if (!a.startsWith('-')) throw new UsageError(key, 'an option for the restore tool, starting with - (e.g. --restore-arg=--no-owner)', a);
+  for (const a of list) {
+    if (!a.startsWith('-')) throw new UsageError(key, 'an option for the restore tool, starting with - (e.g. --restore-arg=--no-owner)', a);
+    if (TARGET_OPTIONS[kind].test(a)) throw new UsageError(key, 'an option that does not choose the target database (dbcast restores into the staging database itself)', a);
+  }
   return list;
 }
 
@@ -178,7 +188,7 @@ function restore(raw: Raw): RestoreTarget | undefined {
     kind,
     database: databaseName(raw, 'database'),
     conn,
-    restoreArgs: stringList(raw, 'restore-arg'),
+    restoreArgs: restoreArgs(raw, kind),
     jobs: num(raw, 'jobs', 1, 1, 64, true),
     spoolDir,
     stripReplication: raw['strip-replication'] === true,
