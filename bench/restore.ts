@@ -5,7 +5,10 @@
 // columns include the transfer. Servers are started in temp dirs (test/db/servers.ts); the
 // fixtures are the end-to-end tests' (test/db/fixtures.ts). Writes bench/results/restore.md.
 //
-// Environment: RESTORE_REPS=2 RESTORE_JOBS=2 RESTORE_ENGINES=postgres,mariadb
+// The PostgreSQL database is the tests' fixture plus an index-heavy ledger table
+// (RESTORE_LEDGER_ROWS rows, three secondary indexes), where pg_restore -j has work to share.
+//
+// Environment: RESTORE_REPS=2 RESTORE_JOBS=2 RESTORE_ENGINES=postgres,mariadb RESTORE_LEDGER_ROWS=3000000
 import { execSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -16,6 +19,14 @@ import { mariadbMissing, postgresMissing, startMariadb, startPostgres, type Serv
 const REPS = Number(process.env.RESTORE_REPS ?? 2);
 const JOBS = Number(process.env.RESTORE_JOBS ?? 2);
 const ENGINES = (process.env.RESTORE_ENGINES ?? 'postgres,mariadb').split(',');
+const LEDGER_ROWS = Number(process.env.RESTORE_LEDGER_ROWS ?? 3_000_000);
+const LEDGER = `
+CREATE TABLE ledger (id bigint PRIMARY KEY, account int NOT NULL, booked_at timestamptz NOT NULL, amount numeric(12,2), memo text);
+INSERT INTO ledger SELECT g, g % 50000, '2026-01-01'::timestamptz + g * interval '1 second', (g % 10000) / 3.0, 'memo ' || (g % 977) FROM generate_series(1, ${LEDGER_ROWS}) g;
+CREATE INDEX ledger_account ON ledger (account, booked_at);
+CREATE INDEX ledger_booked ON ledger (booked_at);
+CREATE INDEX ledger_memo ON ledger (memo);
+`;
 const ROOT = [path.resolve(__dirname, '..'), path.resolve(__dirname, '..', '..')].find((d) => fs.existsSync(path.join(d, 'package.json'))) as string;
 const DBCAST = path.join(ROOT, 'bin', 'dbcast');
 const NET = ['--interface', '127.0.0.1', '--group', '239.255.42.10', '--port', '9701', '--job', 'restore-bench'];
@@ -74,6 +85,7 @@ async function postgres(dir: string): Promise<string[]> {
   try {
     pg.sql('postgres', 'CREATE DATABASE src');
     pg.sql('src', PG_SCHEMA);
+    pg.sql('src', LEDGER);
     const c = `-h ${pg.host} -p ${pg.port} -U ${pg.user}`;
     const file = path.join(dir, 'pg.dump');
     execSync(`pg_dump ${c} -Fc src > ${file}`);
@@ -82,7 +94,7 @@ async function postgres(dir: string): Promise<string[]> {
     return await measure('PostgreSQL', fs.statSync(file).size, [
       { name: '`pg_restore -d` from the file (plain pipe, no dbcast)', run: async (i) => { fresh(`plain${i}`); return timed(`pg_restore ${c} --exit-on-error -d plain${i} < ${file}`); } },
       { name: 'dbcast `--pipe "pg_restore -d"` (straight into the database)', run: async (i) => { fresh(`piped${i}`); return viaDbcast(file, `--pipe "pg_restore ${c} --exit-on-error -d piped${i}"`); } },
-      { name: 'dbcast `--restore postgres` (staging + swap)', run: () => viaDbcast(file, `${conn} --database staged`) },
+      { name: 'dbcast `--restore postgres --jobs 1` (staging + swap, streamed)', run: () => viaDbcast(file, `${conn} --database staged --jobs 1`) },
       { name: `dbcast \`--restore postgres --jobs ${JOBS}\` (spool + pg_restore -j)`, run: () => viaDbcast(file, `${conn} --database parallel --jobs ${JOBS} --spool-dir ${dir}`) },
     ]);
   } finally { pg.stop(); }

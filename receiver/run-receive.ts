@@ -55,7 +55,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   let clientBin = '';
   if (opts.restore) {
     const p = await preflight(opts.restore);
-    if (p.ok) { clientBin = p.clientBin; log.info(`restore preflight ok: ${p.summary}`); }
+    if (p.ok) { clientBin = p.clientBin; opts = { ...opts, restore: p.target }; log.info(`restore preflight ok: ${p.summary}`); }
     else { preflightFailure = `preflight: ${p.reason}`; log.error(`${preflightFailure}; joining only to report it`); }
   }
   const dataSock = dgram.createSocket({ type: 'udp4', reuseAddr: true }); // several receivers per host

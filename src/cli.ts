@@ -40,7 +40,7 @@ const RECEIVE = {
   'db-port': { type: 'string', describe: '--restore: server port [the client\'s default]' },
   'db-user': { type: 'string', describe: '--restore: user (passwords from ~/.pgpass, ~/.my.cnf, PGPASSWORD/MYSQL_PWD) [the client\'s default]' },
   'restore-arg': { type: 'string', array: true, describe: '--restore: extra option for pg_restore/mariadb, repeatable (e.g. --restore-arg=--no-owner)' },
-  jobs: { type: 'string', describe: '--restore postgres: spool the stream and run pg_restore -j N on it [1 = stream into pg_restore]' },
+  jobs: { type: 'string', describe: '--restore postgres: N > 1 spools the stream and runs pg_restore -j N on it; 1 streams into pg_restore; auto = parallel when the spool has room [auto]' },
   'spool-dir': { type: 'string', describe: '--restore postgres --jobs: where the stream is spooled [$TMPDIR or /tmp]' },
   'strip-replication': { type: 'boolean', describe: '--restore mariadb: drop CHANGE MASTER / gtid_slave_pos / GTID_PURGED lines' },
   pipe: { type: 'string', describe: 'feed the stream to this command (e.g. "pg_restore -d app")' },

@@ -189,7 +189,7 @@ function restore(raw: Raw): RestoreTarget | undefined {
     database: databaseName(raw, 'database'),
     conn,
     restoreArgs: restoreArgs(raw, kind),
-    jobs: num(raw, 'jobs', 1, 1, 64, true),
+    jobs: raw.jobs === undefined || raw.jobs === 'auto' ? 'auto' : num(raw, 'jobs', 1, 1, 64, true),
     spoolDir,
     stripReplication: raw['strip-replication'] === true,
   };

@@ -55,9 +55,9 @@ function run(): void {
     const holder = spawn('psql', ['-h', pg.host, '-p', String(pg.port), '-U', pg.user, '-d', 'dst1', '-c', 'SELECT pg_sleep(600)'], { stdio: 'ignore' });
     t.teardown(() => holder.kill());
     const rx = [
-      receive(9501, 'pg', 'r1', 'dst1', ['--output', dir]),
+      receive(9501, 'pg', 'r1', 'dst1', ['--output', dir, '--spool-dir', dir]), // --jobs auto: spools
       receive(9501, 'pg', 'r2', 'dst2', ['--jobs', '2', '--spool-dir', dir]),
-      receive(9501, 'pg', 'r3', 'dst3'),
+      receive(9501, 'pg', 'r3', 'dst3', ['--jobs', '1']),
     ];
     await sleep(500);
     const s = await dbcast(['send', ...GROUP, '--port', '9501', '--job', 'pg', '--min-receivers', '3', '--max-wait-sec', '60',
@@ -84,7 +84,7 @@ function run(): void {
   };
 
   t.test('the dump command fails halfway: receivers exit 5, live databases untouched', async (t) => {
-    const rx = [receive(9502, 'fail', 'f1', 'dst1'), receive(9502, 'fail', 'f2', 'dst2')];
+    const rx = [receive(9502, 'fail', 'f1', 'dst1'), receive(9502, 'fail', 'f2', 'dst2', ['--jobs', '1'])];
     await sleep(500);
     const s = await dbcast(['send', ...GROUP, '--port', '9502', '--job', 'fail', '--min-receivers', '2', '--max-wait-sec', '60',
       '--command', `${dump('src')} | head -c 30000000; echo 'pg_dump: error: connection to server lost' >&2; exit 1`]).done;
@@ -95,7 +95,7 @@ function run(): void {
   });
 
   t.test('the sender is killed halfway: receivers time out (8), live databases untouched', async (t) => {
-    const rx = [receive(9503, 'kill', 'k1', 'dst1'), receive(9503, 'kill', 'k2', 'dst2')];
+    const rx = [receive(9503, 'kill', 'k1', 'dst1'), receive(9503, 'kill', 'k2', 'dst2', ['--jobs', '1'])];
     await sleep(500);
     const send = dbcast(['send', ...GROUP, '--port', '9503', '--job', 'kill', '--min-receivers', '2', '--max-wait-sec', '60', '--max-rate-mbps', '200', '--command', dump('src')]);
     await send.stderrMatch(/starting transfer/);
@@ -113,17 +113,20 @@ function run(): void {
     const file = path.join(dir, 'ghostly.dump');
     execSync(`${dump('ghostly')} > ${file}`);
     pg.sql('postgres', 'DROP DATABASE ghostly; DROP ROLE ghost');
-    const rx = [receive(9504, 'bad', 'b1', 'dst1')];
+    const rx = [receive(9504, 'bad', 'b1', 'dst1'), receive(9504, 'bad', 'b2', 'dst2', ['--jobs', '1'])];
     await sleep(500);
-    const s = await dbcast(['send', ...GROUP, '--port', '9504', '--job', 'bad', '--max-wait-sec', '60', '--report', path.join(dir, 'r.json')], { stdinFile: file }).done;
-    const [r] = await Promise.all(rx.map((x) => x.done));
+    const s = await dbcast(['send', ...GROUP, '--port', '9504', '--job', 'bad', '--min-receivers', '2', '--max-wait-sec', '60', '--report', path.join(dir, 'r.json')], { stdinFile: file }).done;
+    const rs = await Promise.all(rx.map((x) => x.done));
     t.equal(s.code, 4, 'sender exit 4', { stderr: s.stderr });
-    t.equal(r.code, 7, 'receiver exit 7', { stderr: r.stderr });
     const report = JSON.parse(fs.readFileSync(path.join(dir, 'r.json'), 'utf8'));
-    t.equal(report.receivers[0].restore, 'kept-old');
-    t.match(report.receivers[0].detail, /role "ghost" does not exist/, 'pg_restore\'s own message reaches the sender\'s report');
-    t.equal(report.receivers[0].sinkExitCode, 1, 'pg_restore\'s exit status');
-    untouched(t, ['dst1']);
+    for (const [i, r] of rs.entries()) {
+      t.equal(r.code, 7, 'receiver exit 7 (spooled and streamed)', { stderr: r.stderr });
+      const x = report.receivers.find((y: { name: string }) => y.name === `b${i + 1}`);
+      t.equal(x.restore, 'kept-old');
+      t.match(x.detail, /role "ghost" does not exist/, 'pg_restore\'s own message reaches the sender\'s report');
+      t.equal(x.sinkExitCode, 1, 'pg_restore\'s exit status');
+    }
+    untouched(t, ['dst1', 'dst2']);
   });
 
   t.test('a SHA-256 mismatch: exit 6, the restore is killed, live untouched', async (t) => {

@@ -102,4 +102,5 @@ t.test('restore and archive flags: bad values exit 2 naming the flag', async (t)
   const ok = parseReceiveOptions({ output: dir, keep: '7', restore: 'postgres', database: 'app', jobs: '4', 'restore-arg': ['--no-owner', '-x'] });
   t.same(ok.archive, { dir, template: '{job}-{timestamp}.dump', keep: 7 });
   t.same([ok.restore?.database, ok.restore?.jobs, ok.restore?.restoreArgs, ok.stdout], ['app', 4, ['--no-owner', '-x'], false]);
+  t.equal(parseReceiveOptions({ restore: 'postgres', database: 'app' }).restore?.jobs, 'auto', '--jobs defaults to auto');
 });

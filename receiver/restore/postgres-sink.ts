@@ -46,7 +46,11 @@ export class PostgresRestoreSink implements Sink {
   private markStarted!: () => void;
   private prepared: Promise<void> = Promise.resolve();
 
+  private readonly jobs: number;
+
+  /** target.jobs is resolved by the preflight ('auto' streams if it is not). */
   constructor(private readonly target: RestoreTarget, private readonly log: Logger) {
+    this.jobs = target.jobs === 'auto' ? 1 : target.jobs;
     this.label = `--restore postgres ${target.database}`;
     this.spoolPath = path.join(target.spoolDir, `dbcast-${target.database}-${process.pid}.spool`);
     this.started = new Promise((resolve) => { this.markStarted = resolve; });
@@ -72,7 +76,8 @@ export class PostgresRestoreSink implements Sink {
   }
 
   private async prepare(withClause: string): Promise<void> {
-    const { conn, database, jobs, restoreArgs } = this.target;
+    const { conn, database, restoreArgs } = this.target;
+    const jobs = this.jobs;
     const staging = stagingName(database);
     try {
       const leftover = await psqlOrThrow(conn, 'looking for a leftover staging database', `SELECT 1 FROM pg_database WHERE datname = ${sqlLiteral(staging)};`);
@@ -136,7 +141,8 @@ export class PostgresRestoreSink implements Sink {
     if (this.state === 'probing') this.probe.end(); // a tiny archive: the probe sees its end
     await this.started;
     if (this.failure) { await this.cleanup(); return this.failure; }
-    const { conn, database, jobs, restoreArgs } = this.target;
+    const { conn, database, restoreArgs } = this.target;
+    const jobs = this.jobs;
     let r;
     if (this.spool) {
       const spool = this.spool;

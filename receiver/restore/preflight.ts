@@ -1,12 +1,16 @@
 // Before the first byte: is the restore target usable? A failure is reported to the sender
 // at join time (its report shows it) instead of an hour into the transfer.
 import * as fs from 'fs';
+import * as os from 'os';
 import { psql } from './pg-client';
 import { MyClient } from './my-client';
 import { sqlLiteral, type RestoreTarget } from './target';
 import { runTool } from './tool';
 
-export type PreflightResult = { ok: true; clientBin: string; summary: string } | { ok: false; reason: string };
+export type PreflightResult = { ok: true; clientBin: string; summary: string; target: RestoreTarget } | { ok: false; reason: string };
+
+/** --jobs auto: measured faster than streaming on both fixtures (bench/results/restore.md). */
+export const autoJobs = (): number => Math.max(2, Math.min(4, os.cpus().length));
 
 /** DROP DATABASE ... WITH (FORCE) */
 const MIN_POSTGRES_MAJOR = 13;
@@ -23,11 +27,18 @@ async function postgres(t: RestoreTarget): Promise<PreflightResult> {
   if (Number(serverMajor) < MIN_POSTGRES_MAJOR) return { ok: false, reason: `PostgreSQL ${serverMajor} is too old: --restore postgres needs ${MIN_POSTGRES_MAJOR} or later` };
   if (toolMajor < Number(serverMajor)) return { ok: false, reason: `pg_restore ${toolMajor} is older than the server (${serverMajor})` };
   if (mayCreate !== 't') return { ok: false, reason: `role ${user} may not create databases (needs CREATEDB, and to own ${t.database})` };
-  if (t.jobs > 1) {
+  let jobs = t.jobs;
+  let how = '';
+  if (jobs === 'auto') {
+    // Parallel when the spool has room; else stream, which needs no disk.
+    const problem = spoolProblem(t.spoolDir, Number(liveBytes));
+    jobs = problem ? 1 : autoJobs();
+    how = problem ? `, streaming into pg_restore (${problem})` : `, pg_restore -j ${jobs} on a spool in ${t.spoolDir}`;
+  } else if (jobs > 1) {
     const problem = spoolProblem(t.spoolDir, Number(liveBytes));
     if (problem) return { ok: false, reason: problem };
   }
-  return { ok: true, clientBin: 'psql', summary: `pg_restore ${toolMajor}, server ${serverMajor}, as ${user}` };
+  return { ok: true, clientBin: 'psql', summary: `pg_restore ${toolMajor}, server ${serverMajor}, as ${user}${how}`, target: { ...t, jobs } };
 }
 
 /** The spool holds the dump; the live database's size is the best estimate there is before it arrives. */
@@ -47,7 +58,7 @@ async function mariadb(t: RestoreTarget): Promise<PreflightResult> {
   if (!bin) return { ok: false, reason: 'neither mariadb nor mysql (the client) is installed' };
   try {
     const [[version, user]] = await new MyClient(bin, t.conn).query('connecting', 'SELECT VERSION(), CURRENT_USER()');
-    return { ok: true, clientBin: bin, summary: `${bin} client, server ${version}, as ${user}` };
+    return { ok: true, clientBin: bin, summary: `${bin} client, server ${version}, as ${user}`, target: t };
   } catch (err) {
     return { ok: false, reason: `cannot reach MariaDB: ${(err as Error).message}` };
   }

@@ -14,8 +14,9 @@ export interface RestoreTarget {
   conn: DbConnection;
   /** Extra options for pg_restore / mariadb (e.g. -O -x). */
   restoreArgs: string[];
-  /** PostgreSQL: > 1 spools the verified stream and runs pg_restore -j on the file. */
-  jobs: number;
+  /** PostgreSQL: > 1 spools the verified stream and runs pg_restore -j on the file; 1 streams
+   *  into pg_restore; 'auto' (the default) is decided by the preflight (preflight.ts). */
+  jobs: number | 'auto';
   /** Where --jobs spools the stream. */
   spoolDir: string;
   /** MariaDB: drop CHANGE MASTER / gtid_slave_pos / GTID_PURGED lines from the dump. */
