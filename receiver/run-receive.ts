@@ -4,11 +4,12 @@ import * as dgram from 'dgram';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  DoneStatus, RECEIVER_TIMING_DEFAULTS, ReceiverSession, RestoreOutcome, type ReceiverOutcomeCode, type Transmit,
+  DoneStatus, RECEIVER_TIMING_DEFAULTS, RESTORE_OUTCOME_NAMES, ReceiverSession, RestoreOutcome, type ReceiverOutcomeCode, type Transmit,
 } from '../protocol';
 import { nowMs } from '../src/clock';
 import { Driver, onInterrupt } from '../src/driver';
 import { EXIT } from '../src/exit-codes';
+import { writeJsonFile } from '../src/report';
 import type { Logger } from '../src/log';
 import { bindSocket, enlargeBuffers } from '../src/net';
 import type { ReceiveOptions } from '../src/options';
@@ -41,6 +42,7 @@ const EXIT_BY_OUTCOME: Record<ReceiverOutcomeCode, number> = {
 };
 
 export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<number> {
+  const startedAtMs = nowMs();
   if (opts.stdout && process.stdout.isTTY) {
     throw new UsageError('output', 'a file (--output FILE), a command (--pipe CMD), or stdout redirected away from the terminal', 'stdout is a terminal');
   }
@@ -190,5 +192,14 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   const summary = `${outcome.code}: ${outcome.message}; ${stats.bytesDelivered} bytes, ${stats.repairsRequested} repairs asked` +
     (Object.keys(stats.dropped).length ? `, dropped packets ${JSON.stringify(stats.dropped)}` : '');
   if (outcome.code === 'ok') log.info(summary); else log.error(summary);
-  return EXIT_BY_OUTCOME[outcome.code];
+  const exitCode = EXIT_BY_OUTCOME[outcome.code];
+  if (opts.reportFile) {
+    const restore = sinks?.sinks.find((s) => s.restoreOutcome !== undefined);
+    writeJsonFile(opts.reportFile, {
+      role: 'receive', job: opts.job, name: opts.name, ...stats, outcome: outcome.code, message: outcome.message, exitCode,
+      restore: restore ? RESTORE_OUTCOME_NAMES[restore.restoreOutcome as RestoreOutcome] : null,
+      startedAtMs, endedAtMs: nowMs(),
+    });
+  }
+  return exitCode;
 }

@@ -74,6 +74,7 @@ export interface ReceiveOptions extends CommonOptions {
   /** ... or --output DIR / a name template (the archive role). */
   archive: ArchiveSpec | undefined;
   restore: RestoreTarget | undefined;
+  reportFile: string | undefined;
   pipeCommand: string | undefined;
   stdout: boolean;
   startTimeoutMs: number;
@@ -205,6 +206,7 @@ export function parseReceiveOptions(raw: Raw): ReceiveOptions {
     outputFile,
     archive,
     restore: target,
+    reportFile: text(raw, 'report', undefined, 4096),
     pipeCommand,
     // stdout is the sink unless another was chosen; --stdout adds it explicitly.
     stdout: raw.stdout === true || (outputFile === undefined && archive === undefined && pipeCommand === undefined && target === undefined),

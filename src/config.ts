@@ -1,0 +1,162 @@
+// The daemon's YAML config: validated completely at start (and on SIGHUP) with messages that
+// name the key and its line. A job's keys are the flags of `dbcast send` / `dbcast receive`
+// (src/flags.ts), checked by the same code as the command line (src/options.ts).
+import * as fs from 'fs';
+import cron from 'node-cron';
+import { LineCounter, parseDocument, isMap, isSeq, type Document } from 'yaml';
+import { COMMON, RECEIVE, SEND } from './flags';
+import { parseReceiveOptions, parseSendOptions, type ReceiveOptions, type SendOptions } from './options';
+import { UsageError } from './usage-error';
+
+/** Keys a daemon job has beyond the command's flags. */
+const JOB_KEYS = ['role', 'schedule', 'timezone', 'open-before-sec', 'window-sec'] as const;
+/** Flags a daemon job may not use: the daemon owns them. */
+const DAEMON_OWNED = ['report', 'stdout'];
+const TOP_KEYS = ['state-dir', 'timezone', 'log-level', 'log-format', 'defaults', 'jobs'];
+export const MAX_JOBS = 64;
+
+export interface JobConfig {
+  /** Position in the config (jobs[i]), for messages. */
+  index: number;
+  role: 'send' | 'receive';
+  job: string;
+  /** Cron expression (5 or 6 fields, seconds first when 6); receivers without one listen all the time. */
+  schedule: string | null;
+  timezone: string | undefined;
+  /** Receivers with a schedule: start listening this long before the scheduled time ... */
+  openBeforeMs: number;
+  /** ... and keep waiting for the sender this long after it. */
+  windowMs: number;
+  /** The flags as given, for the child process's command line. */
+  flags: Record<string, unknown>;
+  options: SendOptions | ReceiveOptions;
+}
+
+export interface DaemonConfig {
+  file: string;
+  stateDir: string;
+  logLevel: string;
+  logFormat: 'auto' | 'text' | 'json';
+  jobs: JobConfig[];
+}
+
+/** Misconfiguration: names the file, line and key. Exit code 2, like a bad flag. */
+export class ConfigError extends Error {
+  readonly code = 'E_CONFIG';
+  constructor(readonly file: string, readonly line: number | null, readonly key: string, message: string) {
+    super(`${file}${line ? ` line ${line}` : ''}: ${key}: ${message}`);
+  }
+}
+
+function validTimezone(tz: string): boolean {
+  try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; }
+}
+
+export function loadConfig(file: string): DaemonConfig {
+  let text: string;
+  try { text = fs.readFileSync(file, 'utf8'); } catch (err) { throw new ConfigError(file, null, 'config', `cannot read it: ${(err as Error).message}`); }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, file: string): DaemonConfig {
+  const lines = new LineCounter();
+  const doc: Document = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    throw new ConfigError(file, e.linePos?.[0].line ?? null, 'yaml', e.message.split('\n')[0]);
+  }
+  const lineOf = (path: (string | number)[]): number | null => {
+    for (let p = path; p.length > 0; p = p.slice(0, -1)) {
+      const node = doc.getIn(p, true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) return lines.linePos(node.range[0]).line;
+    }
+    return null;
+  };
+  const fail = (path: (string | number)[], message: string): never => {
+    throw new ConfigError(file, lineOf(path), path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '['), message);
+  };
+  const root = doc.toJS() as unknown;
+  if (root === null || typeof root !== 'object' || Array.isArray(root)) fail(['config'], 'expected a mapping with a jobs list');
+  const top = root as Record<string, unknown>;
+  for (const k of Object.keys(top)) if (!TOP_KEYS.includes(k)) fail([k], `unknown key; expected one of ${TOP_KEYS.join(', ')}`);
+  const str = (path: (string | number)[], v: unknown, def: string): string => {
+    if (v === undefined) return def;
+    if (typeof v !== 'string' || v === '') fail(path, `expected a non-empty text, got ${JSON.stringify(v)}`);
+    return v as string;
+  };
+  const timezone = top.timezone === undefined ? undefined : str(['timezone'], top.timezone, '');
+  if (timezone !== undefined && !validTimezone(timezone)) fail(['timezone'], `expected an IANA time zone such as Europe/Berlin or UTC, got ${JSON.stringify(timezone)}`);
+  const logFormat = str(['log-format'], top['log-format'], 'auto');
+  if (!['auto', 'text', 'json'].includes(logFormat)) fail(['log-format'], `expected auto, text or json, got ${JSON.stringify(logFormat)}`);
+  const logLevel = str(['log-level'], top['log-level'], 'info');
+  if (!['error', 'warn', 'info', 'verbose', 'debug'].includes(logLevel)) fail(['log-level'], `expected one of error, warn, info, verbose, debug, got ${JSON.stringify(logLevel)}`);
+
+  const defaults = top.defaults ?? {};
+  if (typeof defaults !== 'object' || defaults === null || Array.isArray(defaults)) fail(['defaults'], 'expected a mapping of flags shared by every job');
+  for (const k of Object.keys(defaults as object)) if (!(k in COMMON)) fail(['defaults', k], `expected one of the common flags: ${Object.keys(COMMON).join(', ')}`);
+
+  if (!isSeq(doc.get('jobs', true)) || !Array.isArray(top.jobs) || top.jobs.length === 0) fail(['jobs'], 'expected a list of jobs (at least one)');
+  const list = top.jobs as unknown[];
+  if (list.length > MAX_JOBS) fail(['jobs'], `at most ${MAX_JOBS} jobs`);
+  const jobs: JobConfig[] = [];
+  const seen = new Set<string>();
+  list.forEach((item, index) => {
+    const at = (k?: string): (string | number)[] => (k ? ['jobs', index, k] : ['jobs', index]);
+    if (!isMap(doc.getIn(at(), true))) fail(at(), 'expected a mapping (role, job, schedule and flags)');
+    const raw = { ...(defaults as Record<string, unknown>), ...(item as Record<string, unknown>) };
+    const role = raw.role;
+    if (role !== 'send' && role !== 'receive') fail(at('role'), `expected send or receive, got ${JSON.stringify(role)}`);
+    const allowed = { ...COMMON, ...(role === 'send' ? SEND : RECEIVE) } as Record<string, unknown>;
+    const flags: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(raw)) {
+      if ((JOB_KEYS as readonly string[]).includes(k)) continue;
+      if (DAEMON_OWNED.includes(k)) fail(at(k), 'set by the daemon (run records go to state-dir); remove it');
+      if (!(k in allowed)) fail(at(k), `unknown key for a ${role} job; expected ${[...JOB_KEYS, ...Object.keys(allowed).filter((x) => !DAEMON_OWNED.includes(x))].join(', ')}`);
+      if (v !== null && typeof v === 'object' && !(Array.isArray(v) && k === 'restore-arg')) fail(at(k), `expected a single value, got ${JSON.stringify(v)}`);
+      flags[k] = typeof v === 'number' ? String(v) : v;
+    }
+    if (flags.job === undefined) fail(at('job'), 'expected the job name (sender and receivers must agree)');
+    let options: SendOptions | ReceiveOptions;
+    try {
+      options = role === 'send' ? parseSendOptions(flags) : parseReceiveOptions(flags);
+    } catch (err) {
+      if (err instanceof UsageError) fail(at(err.key), err.message.replace(/^--[\w-]+: /, ''));
+      throw err;
+    }
+    if (role === 'send' && flags.command === undefined) fail(at('command'), 'a send job needs the dump command (e.g. pg_dump -Fc app)');
+    if (role === 'receive' && !('output' in flags) && !('pipe' in flags) && !('restore' in flags)) fail(at(), 'a receive job needs output, pipe or restore');
+    const schedule = raw.schedule === undefined ? null : str(at('schedule'), raw.schedule, '');
+    if (schedule !== null) {
+      const v = cron.validateDetailed(schedule);
+      if (!v.valid) fail(at('schedule'), `expected a cron expression ("0 2 * * *": 02:00 every day), got ${JSON.stringify(schedule)}: ${v.errors.map((e) => e.message).join('; ')}`);
+    } else if (role === 'send') fail(at('schedule'), 'a send job needs a schedule (cron expression, e.g. "0 2 * * *")');
+    const jobTz = raw.timezone === undefined ? timezone : str(at('timezone'), raw.timezone, '');
+    if (jobTz !== undefined && !validTimezone(jobTz)) fail(at('timezone'), `expected an IANA time zone, got ${JSON.stringify(jobTz)}`);
+    const seconds = (k: string, def: number): number => {
+      const v = raw[k];
+      if (v === undefined) return def * 1000;
+      if (typeof v !== 'number' || !(v >= 0) || v > 86_400) fail(at(k), `expected seconds from 0 to 86400, got ${JSON.stringify(v)}`);
+      return (v as number) * 1000;
+    };
+    const key = `${role}:${options.job}`;
+    if (seen.has(key)) fail(at('job'), `a second ${role} job named ${options.job}; one per role and job`);
+    seen.add(key);
+    jobs.push({
+      index, role: role as 'send' | 'receive', job: options.job, schedule, timezone: jobTz,
+      openBeforeMs: seconds('open-before-sec', 120), windowMs: seconds('window-sec', 900), flags, options,
+    });
+  });
+  return { file, stateDir: str(['state-dir'], top['state-dir'], '/var/lib/dbcast'), logLevel, logFormat: logFormat as DaemonConfig['logFormat'], jobs };
+}
+
+/** A job's flags as the child's command line: --key=value, repeated for lists, bare for true. */
+export function jobArgs(flags: Record<string, unknown>): string[] {
+  const args: string[] = [];
+  for (const [k, v] of Object.entries(flags)) {
+    if (v === true) args.push(`--${k}`);
+    else if (v === false || v === null || v === undefined) continue;
+    else if (Array.isArray(v)) for (const x of v) args.push(`--${k}=${String(x)}`);
+    else args.push(`--${k}=${String(v)}`);
+  }
+  return args;
+}

@@ -1,0 +1,143 @@
+// One configured job inside the daemon: when to run it, the child `dbcast send|receive` that
+// does the run, and the run record afterwards. A run still going when the next is due is
+// recorded as skipped, never started twice.
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import cron, { type ScheduledTask } from 'node-cron';
+import { checkClockSync } from '../clock-sync';
+import { jobArgs, type JobConfig } from '../config';
+import type { Logger } from '../log';
+import { appendRun } from '../run-history';
+import { nextWindow } from './window';
+
+const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'dbcast');
+/** A listening receiver that fails at once is restarted after a pause that grows to this. */
+const MAX_RESTART_PAUSE_MS = 60_000;
+const KILL_GRACE_MS = 30_000;
+
+export class JobRunner {
+  private task: ScheduledTask | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private child: ChildProcess | null = null;
+  private stopped = false;
+  private restartPauseMs = 1000;
+  readonly label: string;
+
+  constructor(readonly job: JobConfig, private readonly stateDir: string, private readonly log: Logger) {
+    this.label = `${job.role} job '${job.job}'`;
+  }
+
+  start(): void {
+    const j = this.job;
+    if (j.role === 'send') {
+      this.task = cron.schedule(j.schedule as string, () => this.runOnce(), { timezone: j.timezone, name: this.label });
+      this.log.info(`${this.label}: scheduled "${j.schedule}"${j.timezone ? ` (${j.timezone})` : ''}, next run ${this.task.getNextRun()?.toISOString() ?? 'never'}`);
+    } else if (j.schedule) {
+      this.task = cron.createTask(j.schedule, () => undefined, { timezone: j.timezone, name: this.label });
+      this.armWindow();
+    } else {
+      this.log.info(`${this.label}: listening for the job's sessions at all times`);
+      this.runOnce();
+    }
+  }
+
+  /** Scheduled receiver: listen from open-before-sec ahead of the next run to window-sec after it. */
+  private armWindow(): void {
+    if (this.stopped || !this.task) return;
+    const now = Date.now();
+    const w = nextWindow(this.task.getNextRuns(3).map((d: Date) => d.getTime()), now, this.job.openBeforeMs, this.job.windowMs);
+    if (!w) { this.log.warn(`${this.label}: the schedule has no next run`); return; }
+    const wait = Math.max(0, w.openAtMs - now);
+    this.log.info(`${this.label}: next window ${new Date(w.openAtMs).toISOString()} to ${new Date(w.closeAtMs).toISOString()} around the run at ${new Date(w.scheduledMs).toISOString()}`);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.runOnce(['--start-timeout-sec', String(Math.max(1, Math.round((w.closeAtMs - Date.now()) / 1000)))]);
+    }, wait);
+  }
+
+  private runOnce(extra: string[] = []): void {
+    if (this.stopped) return;
+    const startedAt = new Date();
+    if (this.child) {
+      this.log.warn(`${this.label}: the previous run is still going; this one is skipped`);
+      appendRun(this.stateDir, { job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: startedAt.toISOString(), exitCode: null, ok: false, note: 'skipped: the previous run is still going', report: null });
+      return;
+    }
+    const clock = checkClockSync();
+    if (clock.state === 'not-synchronized') this.log.warn(`${this.label}: this host's clock is not synchronised (${clock.source}); scheduled runs on several hosts may miss each other`);
+    const reportFile = path.join(this.stateDir, `report-${this.job.role}-${this.job.job}-${process.pid}.json`);
+    fs.rmSync(reportFile, { force: true });
+    const args = [BIN, this.job.role, ...jobArgs(this.job.flags), ...extra, `--report=${reportFile}`];
+    this.log.info(`${this.label}: run starts`);
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    let partial = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) this.log.verbose(`${this.label}: ${l}`);
+    });
+    child.on('close', (code, signal) => {
+      this.child = null;
+      let report: unknown = null;
+      try { report = JSON.parse(fs.readFileSync(reportFile, 'utf8')); } catch { /* no report: the run ended before one was written */ }
+      fs.rmSync(reportFile, { force: true });
+      const ok = code === 0;
+      const note = ok ? 'ok' : signal ? `killed by ${signal}` : summarize(report, code);
+      appendRun(this.stateDir, { job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), exitCode: code, ok, note, report });
+      const line = `${this.label}: run ${ok ? 'succeeded' : 'failed'} (exit ${code ?? signal}): ${note}`;
+      if (ok) this.log.info(line); else this.log.error(line);
+      if (this.job.role === 'send') this.warnClockOffsets(report);
+      this.next(code);
+    });
+  }
+
+  private warnClockOffsets(report: unknown): void {
+    const opts = this.job.options as { maxWaitMs?: number };
+    const halfWindowMs = (opts.maxWaitMs ?? 0) / 2;
+    const receivers = (report as { receivers?: Array<{ name: string; clockOffsetMs: number | null }> } | null)?.receivers ?? [];
+    for (const r of receivers) {
+      if (r.clockOffsetMs !== null && halfWindowMs > 0 && Math.abs(r.clockOffsetMs) > halfWindowMs) {
+        this.log.warn(`${this.label}: receiver ${r.name}'s clock is ${(r.clockOffsetMs / 1000).toFixed(1)} s off ours: more than half of max-wait-sec`);
+      }
+    }
+  }
+
+  private next(code: number | null): void {
+    if (this.stopped) return;
+    if (this.job.role === 'send') return; // cron fires the next run
+    if (this.job.schedule) { this.armWindow(); return; }
+    if (code === 2) { this.log.error(`${this.label}: bad flags; not restarting (fix the config, then reload)`); return; }
+    // Listening at all times: straight back to listening; pause when runs fail at once.
+    const pause = code === 0 ? 0 : this.restartPauseMs;
+    this.restartPauseMs = code === 0 ? 1000 : Math.min(MAX_RESTART_PAUSE_MS, this.restartPauseMs * 2);
+    this.timer = setTimeout(() => { this.timer = null; this.runOnce(); }, pause);
+  }
+
+  /** Stop scheduling; a run in progress gets SIGTERM (it aborts cleanly) and is awaited. */
+  async stop(finishRunning: boolean): Promise<void> {
+    this.stopped = true;
+    await this.task?.destroy();
+    if (this.timer) clearTimeout(this.timer);
+    const child = this.child;
+    if (!child || finishRunning) return;
+    await new Promise<void>((resolve) => {
+      child.once('close', () => resolve());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS).unref();
+    });
+  }
+
+  get running(): boolean { return this.child !== null; }
+}
+
+function summarize(report: unknown, code: number | null): string {
+  const r = report as { outcome?: string; message?: string; abortReason?: string; abortMessage?: string; receivers?: Array<{ name: string; outcome: string; code: string; detail: string }> } | null;
+  if (!r) return `exit ${code}, no report`;
+  if (r.receivers) {
+    const bad = r.receivers.filter((x) => x.outcome !== 'ok').map((x) => `${x.name}: ${x.code}${x.detail ? ` (${x.detail})` : ''}`);
+    return [r.abortReason ? `${r.abortReason}: ${r.abortMessage}` : '', ...bad].filter(Boolean).join('; ') || `exit ${code}`;
+  }
+  return `${r.outcome}: ${r.message}`;
+}

@@ -1,0 +1,45 @@
+// The flags of `dbcast send` and `dbcast receive`. The daemon's config accepts the same names
+// as keys (src/config.ts), so this table is the one list of both.
+
+export const COMMON = {
+  group: { type: 'string', describe: 'IPv4 multicast group [239.255.42.1]' },
+  port: { type: 'string', describe: 'UDP port of the group [9000]' },
+  interface: { type: 'string', describe: 'interface name or IPv4 address to use for multicast [routing default]' },
+  job: { type: 'string', describe: 'job name; sender and receivers must agree [default]' },
+  'idle-timeout-sec': { type: 'string', describe: 'give up on a peer silent this long [15]' },
+  'log-level': { type: 'string', describe: 'error, warn, info, verbose or debug [info]' },
+} as const;
+
+export const SEND = {
+  command: { type: 'string', describe: 'dump command to run (its exit status is checked); else read stdin' },
+  ttl: { type: 'string', describe: 'multicast TTL (1 = this subnet only) [1]' },
+  'min-receivers': { type: 'string', describe: 'start as soon as this many receivers joined [1]' },
+  'min-wait-sec': { type: 'string', describe: 'after the first join, wait at least this long for more [0]' },
+  'max-wait-sec': { type: 'string', describe: 'stop waiting for --min-receivers after this long; 0 = forever [0]' },
+  'max-wait-min-receivers': { type: 'string', describe: 'at --max-wait-sec, start if at least this many joined [--min-receivers]' },
+  'max-rate-mbps': { type: 'string', describe: 'maximum send rate, megabits per second [1000]' },
+  'payload-bytes': { type: 'string', describe: 'data bytes per datagram [1448: fits a 1500-byte MTU]' },
+  'window-mib': { type: 'string', describe: 'unacknowledged data kept for repairs, MiB [64]' },
+  'drop-after-sec': { type: 'string', describe: 'drop a receiver that stays over half a window behind the fastest this long; 0 = never [0]' },
+  report: { type: 'string', describe: 'also write the final report as JSON to this file' },
+} as const;
+
+export const RECEIVE = {
+  output: { type: 'string', describe: 'write the stream to FILE (as FILE.partial until verified), or archive into DIR / a name template with {timestamp} {job} {name}' },
+  keep: { type: 'string', describe: 'archive: keep this many newest files of the template, remove older ones; 0 = all [0]' },
+  restore: { type: 'string', describe: 'restore preset: postgres or mariadb (staging database, swapped in only when everything succeeded)' },
+  database: { type: 'string', describe: '--restore: the live database to replace' },
+  'db-host': { type: 'string', describe: '--restore: server host, or socket directory/path starting with / [the client\'s default]' },
+  'db-port': { type: 'string', describe: '--restore: server port [the client\'s default]' },
+  'db-user': { type: 'string', describe: '--restore: user (passwords from ~/.pgpass, ~/.my.cnf, PGPASSWORD/MYSQL_PWD) [the client\'s default]' },
+  'restore-arg': { type: 'string', array: true, describe: '--restore: extra option for pg_restore/mariadb, repeatable (e.g. --restore-arg=--no-owner)' },
+  jobs: { type: 'string', describe: '--restore postgres: N > 1 spools the stream and runs pg_restore -j N on it; 1 streams into pg_restore; auto = parallel when the spool has room [auto]' },
+  'spool-dir': { type: 'string', describe: '--restore postgres --jobs: where the stream is spooled [$TMPDIR or /tmp]' },
+  'strip-replication': { type: 'boolean', describe: '--restore mariadb: drop CHANGE MASTER / gtid_slave_pos / GTID_PURGED lines' },
+  pipe: { type: 'string', describe: 'feed the stream to this command (e.g. "pg_restore -d app")' },
+  stdout: { type: 'boolean', describe: 'write to stdout too (the default when no --output/--pipe)' },
+  name: { type: 'string', describe: 'receiver name in the sender\'s report [hostname]' },
+  report: { type: 'string', describe: 'also write this receiver\'s result as JSON to this file' },
+  'start-timeout-sec': { type: 'string', describe: 'give up if no sender accepted us this long; 0 = wait forever [0]' },
+  'max-window-mib': { type: 'string', describe: 'refuse senders whose window needs more memory than this [1024]' },
+} as const;
