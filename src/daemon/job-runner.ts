@@ -83,6 +83,10 @@ export class JobRunner {
       let report: unknown = null;
       try { report = JSON.parse(fs.readFileSync(reportFile, 'utf8')); } catch { /* no report: the run ended before one was written */ }
       fs.rmSync(reportFile, { force: true });
+      if (this.stopped && this.job.role === 'receive' && !(report as { sessionId?: string | null } | null)?.sessionId) {
+        this.log.info(`${this.label}: stopped while listening (no session had started)`);
+        return;
+      }
       const ok = code === 0;
       const note = ok ? 'ok' : signal ? `killed by ${signal}` : summarize(report, code);
       appendRun(this.stateDir, { job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), exitCode: code, ok, note, report });

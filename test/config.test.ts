@@ -1,0 +1,107 @@
+// The daemon's config: every mistake names its key and line (exit 2 from check-config), the
+// examples shipped in systemd/examples validate, and the unit passes systemd-analyze verify.
+import t from 'tap';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { jobArgs, parseConfig } from '../src/config';
+import { nextWindow, windowsMeet } from '../src/daemon/window';
+import { BIN, tempDir } from './helpers/dbcast';
+
+const ROOT = path.join(__dirname, '..');
+const good = `
+state-dir: /tmp/x
+defaults:
+  group: 239.1.2.3
+jobs:
+  - role: send
+    job: app
+    schedule: "0 2 * * *"
+    command: pg_dump -Fc app
+    min-receivers: 3
+  - role: receive
+    job: app
+    restore: postgres
+    database: app
+    restore-arg: [--no-owner, -x]
+`;
+
+t.test('a good config: jobs, defaults merged, flags for the child', async (t) => {
+  const c = parseConfig(good, 'dbcast.yaml');
+  t.equal(c.jobs.length, 2);
+  t.same(jobArgs(c.jobs[0].flags), ['--group=239.1.2.3', '--job=app', '--command=pg_dump -Fc app', '--min-receivers=3']);
+  t.same(jobArgs(c.jobs[1].flags), ['--group=239.1.2.3', '--job=app', '--restore=postgres', '--database=app', '--restore-arg=--no-owner', '--restore-arg=-x']);
+  t.equal(c.jobs[1].schedule, null, 'a receiver without schedule listens at all times');
+});
+
+t.test('each mistake names the key and its line', async (t) => {
+  const cases: Array<[string, RegExp]> = [
+    [good.replace('min-receivers: 3', 'min-receivers: lots'), /line 10: jobs\[0\]\.min-receivers: expected an integer from 1 to 256/],
+    [good.replace('schedule: "0 2 * * *"', 'schedule: "0 25 * * *"'), /line 8: jobs\[0\]\.schedule: expected a cron expression/],
+    [good.replace('    command: pg_dump -Fc app\n', ''), /jobs\[0\]\.command: a send job needs the dump command/],
+    [good.replace('role: send', 'role: sned'), /line 6: jobs\[0\]\.role: expected send or receive/],
+    [good.replace('database: app', 'database: app;drop'), /line 14: jobs\[1\]\.database: expected a database name/],
+    [good.replace('restore: postgres', 'restor: postgres'), /line 13: jobs\[1\]\.restor: unknown key for a receive job/],
+    [good.replace('  group: 239.1.2.3', '  group: 10.0.0.1'), /jobs\[0\]\.group: expected an IPv4 multicast address/],
+    [good.replace('state-dir: /tmp/x', 'state-dir: /tmp/x\nzone: UTC'), /line 3: zone: unknown key/],
+    [`${good}  - role: send\n    job: app\n    schedule: "* * * * *"\n    command: x\n`, /line 17: jobs\[2\]\.job: a second send job named app/],
+    [good.replace('    job: app\n    restore', '    job: app\n    report: /tmp/r.json\n    restore'), /jobs\[1\]\.report: set by the daemon/],
+    [good.replace('state-dir: /tmp/x', 'timezone: Mars/Olympus'), /line 2: timezone: expected an IANA time zone/],
+    ['jobs: [', /yaml:/],
+    ['jobs: []', /jobs: expected a list of jobs/],
+  ];
+  for (const [text, re] of cases) t.throws(() => parseConfig(text, 'dbcast.yaml'), { code: 'E_CONFIG', message: re }, String(re));
+});
+
+t.test('dbcast check-config: exit 0 on a good file, 2 naming the key on a bad one', async (t) => {
+  const dir = tempDir(t);
+  fs.writeFileSync(path.join(dir, 'good.yaml'), good);
+  fs.writeFileSync(path.join(dir, 'bad.yaml'), good.replace('min-receivers: 3', 'min-receivers: 0'));
+  const ok = spawnSync(process.execPath, [BIN, 'check-config', '--config', path.join(dir, 'good.yaml')], { encoding: 'utf8' });
+  t.equal(ok.status, 0, ok.stderr);
+  const bad = spawnSync(process.execPath, [BIN, 'check-config', '--config', path.join(dir, 'bad.yaml')], { encoding: 'utf8' });
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /bad\.yaml line 10: jobs\[0\]\.min-receivers: expected/);
+  const missing = spawnSync(process.execPath, [BIN, 'check-config', '--config', path.join(dir, 'nope.yaml')], { encoding: 'utf8' });
+  t.equal(missing.status, 2);
+  t.match(missing.stderr, /cannot read it/);
+});
+
+t.test('the shipped example configs validate (interface swapped for loopback)', async (t) => {
+  for (const f of fs.readdirSync(path.join(ROOT, 'systemd', 'examples'))) {
+    const text = fs.readFileSync(path.join(ROOT, 'systemd', 'examples', f), 'utf8').replace(/interface: \S+/g, 'interface: 127.0.0.1');
+    t.doesNotThrow(() => parseConfig(text, f), f);
+  }
+});
+
+t.test('systemd-analyze verify accepts the unit', async (t) => {
+  const has = spawnSync('systemd-analyze', ['--version']).status === 0;
+  if (!has) {
+    if (process.env.CI) t.fail('systemd-analyze missing in CI (.ci/run installs systemd)');
+    else t.plan(0, 'systemd-analyze not installed');
+    return;
+  }
+  const dir = tempDir(t);
+  const unit = path.join(dir, 'dbcast.service');
+  fs.writeFileSync(unit, fs.readFileSync(path.join(ROOT, 'systemd', 'dbcast.service'), 'utf8').replace(/\/usr\/local\/bin\/dbcast/g, BIN));
+  fs.chmodSync(BIN, 0o755);
+  const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.notMatch(r.stderr, /dbcast\.service/, 'no complaint about the unit');
+});
+
+t.test('receiver windows and clock skew', async (t) => {
+  const T = Date.parse('2026-11-23T02:00:00Z');
+  t.same(nextWindow([T, T + 86_400_000], T - 200_000, 120_000, 900_000), { scheduledMs: T, openAtMs: T - 120_000, closeAtMs: T + 900_000 });
+  t.same(nextWindow([T, T + 86_400_000], T + 1_000_000, 120_000, 900_000)?.scheduledMs, T + 86_400_000, 'a closed window is skipped');
+  t.equal(nextWindow([], T, 1, 1), null);
+  // Receiver listens 4 s either side, sender waits 5 s: skews of 0 and 2 s meet, 10 s do not.
+  for (const skewSec of [0, 2, -2, 10, -10]) {
+    const ok = Math.abs(skewSec) <= 4;
+    const r = windowsMeet(T, skewSec * 1000, 5000, 0, 4000, 4000);
+    t.equal(r.ok, ok, `sender ${skewSec} s off, window 4 s: ${ok ? 'run happens' : 'missed'}`);
+    if (!r.ok) t.match(r.reason, skewSec > 0 ? /sender gave up .* before the receiver started listening/ : /receiver stopped listening .* before the sender started/);
+    const wide = windowsMeet(T, skewSec * 1000, 5000, -skewSec * 500, 15_000, 15_000);
+    t.ok(wide.ok, `skew ${skewSec} s against windows of 15 s: run happens`);
+  }
+});
