@@ -7,6 +7,7 @@ import {
   DoneStatus, RECEIVER_TIMING_DEFAULTS, RESTORE_OUTCOME_NAMES, ReceiverSession, RestoreOutcome, type ReceiverOutcomeCode, type Transmit,
 } from '../protocol';
 import { nowMs } from '../src/clock';
+import { mib, startProgress } from '../src/progress';
 import { Driver, onInterrupt } from '../src/driver';
 import { EXIT } from '../src/exit-codes';
 import { writeJsonFile } from '../src/report';
@@ -172,7 +173,12 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   }, EXIT.INTERNAL);
 
   kick();
+  const stopProgress = startProgress((sec) => {
+    const st = session.stats();
+    return `dbcast receive: ${mib(st.bytesDelivered)} MiB${st.totalBytes ? ` of ${mib(st.totalBytes)}` : ''}, ${mib(st.bytesDelivered / Math.max(sec, 0.001))} MiB/s, ${st.repairsRequested} repairs asked`;
+  });
   await finished;
+  stopProgress();
   undoSignals();
   driver.stop();
   let outcome = session.result ?? { code: 'local-error' as const, message: 'no outcome' };

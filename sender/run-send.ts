@@ -6,6 +6,7 @@ import { EXIT } from '../src/exit-codes';
 import type { Logger } from '../src/log';
 import { bindSocket, enlargeBuffers } from '../src/net';
 import { nowMs } from '../src/clock';
+import { mib, startProgress } from '../src/progress';
 import { Driver, onInterrupt } from '../src/driver';
 import type { SendOptions } from '../src/options';
 import { formatSenderReport, writeJsonFile } from '../src/report';
@@ -124,7 +125,15 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   }, EXIT.INTERRUPTED_OR_MISMATCH);
 
   kick();
+  const stopProgress = startProgress((sec) => {
+    const r = session.report();
+    const live = r.receivers.filter((x) => x.outcome === 'incomplete');
+    // What the slowest live receiver has: the rate that matters, not how fast input is read.
+    const delivered = live.length ? Math.min(...live.map((x) => x.bytes)) : r.totalBytes;
+    return `dbcast send: ${mib(r.totalBytes)} MiB read, ${mib(delivered)} MiB at every receiver, ${mib(delivered / Math.max(sec, 0.001))} MiB/s, ${live.length} receiver(s) live, ${r.repairPacketsSent} repairs`;
+  });
   await finished;
+  stopProgress();
   undoSignals();
   driver.stop();
   if (!inputSettled) input.stop();

@@ -12,7 +12,7 @@ import { UsageError } from './usage-error';
 const JOB_KEYS = ['role', 'schedule', 'timezone', 'open-before-sec', 'window-sec'] as const;
 /** Flags a daemon job may not use: the daemon owns them. */
 const DAEMON_OWNED = ['report', 'stdout'];
-const TOP_KEYS = ['state-dir', 'timezone', 'log-level', 'log-format', 'defaults', 'jobs'];
+const TOP_KEYS = ['state-dir', 'timezone', 'log-level', 'log-format', 'metrics-listen', 'defaults', 'jobs'];
 export const MAX_JOBS = 64;
 
 export interface JobConfig {
@@ -37,6 +37,8 @@ export interface DaemonConfig {
   stateDir: string;
   logLevel: string;
   logFormat: 'auto' | 'text' | 'json';
+  /** Prometheus endpoint, e.g. 127.0.0.1:9187; null = none. */
+  metricsListen: { host: string; port: number } | null;
   jobs: JobConfig[];
 }
 
@@ -91,6 +93,12 @@ export function parseConfig(text: string, file: string): DaemonConfig {
   const logLevel = str(['log-level'], top['log-level'], 'info');
   if (!['error', 'warn', 'info', 'verbose', 'debug'].includes(logLevel)) fail(['log-level'], `expected one of error, warn, info, verbose, debug, got ${JSON.stringify(logLevel)}`);
 
+  let metricsListen: DaemonConfig['metricsListen'] = null;
+  if (top['metrics-listen'] !== undefined) {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|localhost):(\d{1,5})$/.exec(String(top['metrics-listen']));
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) fail(['metrics-listen'], `expected HOST:PORT such as 127.0.0.1:9187, got ${JSON.stringify(top['metrics-listen'])}`);
+    metricsListen = { host: (m as RegExpExecArray)[1].replace(/^\[|\]$/g, ''), port: Number((m as RegExpExecArray)[2]) };
+  }
   const defaults = top.defaults ?? {};
   if (typeof defaults !== 'object' || defaults === null || Array.isArray(defaults)) fail(['defaults'], 'expected a mapping of flags shared by every job');
   for (const k of Object.keys(defaults as object)) if (!(k in COMMON)) fail(['defaults', k], `expected one of the common flags: ${Object.keys(COMMON).join(', ')}`);
@@ -146,7 +154,7 @@ export function parseConfig(text: string, file: string): DaemonConfig {
       openBeforeMs: seconds('open-before-sec', 120), windowMs: seconds('window-sec', 900), flags, options,
     });
   });
-  return { file, stateDir: str(['state-dir'], top['state-dir'], '/var/lib/dbcast'), logLevel, logFormat: logFormat as DaemonConfig['logFormat'], jobs };
+  return { file, stateDir: str(['state-dir'], top['state-dir'], '/var/lib/dbcast'), logLevel, logFormat: logFormat as DaemonConfig['logFormat'], metricsListen, jobs };
 }
 
 /** A job's flags as the child's command line: --key=value, repeated for lists, bare for true. */

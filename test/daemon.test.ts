@@ -33,7 +33,7 @@ async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Pro
 t.test('scheduled send, always-listening and windowed receivers, run records, status', async (t) => {
   const dir = tempDir(t);
   const [sd, rd, wd, arch] = ['s', 'r', 'w', 'arch'].map((d) => { fs.mkdirSync(path.join(dir, d)); return path.join(dir, d); });
-  fs.writeFileSync(path.join(dir, 'send.yaml'), `state-dir: ${sd}\n${NET(9811)}jobs:
+  fs.writeFileSync(path.join(dir, 'send.yaml'), `state-dir: ${sd}\nmetrics-listen: 127.0.0.1:9819\n${NET(9811)}jobs:
   - role: send
     job: nightly
     schedule: "*/4 * * * * *"
@@ -68,9 +68,11 @@ t.test('scheduled send, always-listening and windowed receivers, run records, st
   await sleep(500);
   const sx = daemon(path.join(dir, 'send.yaml'));
   const okRuns = (d: string, job = 'nightly') => readRuns(d).filter((r) => r.ok && r.job === job).length;
+  let metrics = '';
   try {
     await until('two successful runs on every daemon', () => okRuns(sd) >= 2 && okRuns(rd) >= 2 && okRuns(wd) >= 2);
     await until('a skipped run of the slow job', () => readRuns(sd).some((r) => r.job === 'slow' && r.note.startsWith('skipped')));
+    metrics = await (await fetch('http://127.0.0.1:9819/metrics')).text();
   } finally {
     for (const d of [sx, rx, wx]) d.child.kill('SIGTERM');
   }
@@ -86,6 +88,11 @@ t.test('scheduled send, always-listening and windowed receivers, run records, st
   const archives = fs.readdirSync(arch);
   t.ok(archives.filter((f) => /^always-\d{8}T\d{6}Z\.dump$/.test(f)).length <= 2, 'retention: at most 2 archives of the always-listening receiver');
   t.ok(archives.some((f) => f.startsWith('windowed-')), 'the windowed receiver archived too');
+
+  t.match(metrics, /dbcast_last_success_timestamp_seconds\{job="nightly",role="send"\} \d+/, 'metrics: last success per job');
+  t.match(metrics, /dbcast_receiver_ok\{job="nightly",receiver="windowed"\} 1/, 'metrics: per receiver');
+  t.match(metrics, /dbcast_last_run_ok\{job="slow",role="send"\} 0/, 'metrics: the failing job');
+  t.match(metrics, /dbcast_last_run_bytes\{job="nightly",role="send"\} 3000000/);
 
   const st = spawnSync(process.execPath, [BIN, 'status', '--state-dir', sd], { encoding: 'utf8' });
   t.equal(st.status, 1, 'status exits 1: the slow job failed (nobody came)');

@@ -3,7 +3,8 @@
 import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { dbcast, randomFile, sha256File, sleep, tempDir } from './helpers/dbcast';
+import { spawnSync } from 'child_process';
+import { BIN, dbcast, randomFile, sha256File, sleep, tempDir } from './helpers/dbcast';
 
 const net = (port: number, job: string): string[] => ['--interface', '127.0.0.1', '--group', '239.255.42.7', '--port', String(port), '--job', job];
 
@@ -167,4 +168,18 @@ t.test('bad flags exit 2 and name the flag', async (t) => {
     t.equal(r.code, 2, `${args.join(' ')} exits 2`);
     t.match(r.stderr, msg, `${args.join(' ')} names the flag`);
   }
+});
+
+t.test('a progress line on a terminal, none in a pipe', async (t) => {
+  const dir = tempDir(t);
+  const input = path.join(dir, 'in.bin');
+  randomFile(input, 24 << 20);
+  const rx = dbcast(['receive', ...net(9308, 'progress'), '--output', path.join(dir, 'o.bin')]);
+  await sleep(300);
+  // `script` gives the sender a pseudo-terminal as stderr; the rate cap makes the run last > 1 s.
+  const tty = spawnSync('script', ['-qec', `${process.execPath} ${BIN} send ${net(9308, 'progress').join(' ')} --max-rate-mbps 80 < ${input}`, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+  const r = await rx.done;
+  t.equal(tty.status, 0, 'sender exit 0', { output: tty.stdout });
+  t.match(tty.stdout, /\r\x1b\[Kdbcast send: [\d.]+ MiB read, [\d.]+ MiB at every receiver, [\d.]+ MiB\/s, 1 receiver\(s\) live, \d+ repairs/, 'progress line on the terminal');
+  t.notMatch(r.stderr, /\x1b\[K/, 'the receiver writing to a pipe shows none');
 });

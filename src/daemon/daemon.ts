@@ -7,7 +7,9 @@ import { checkClockSync } from '../clock-sync';
 import { ConfigError, loadConfig, type DaemonConfig } from '../config';
 import { EXIT } from '../exit-codes';
 import { createLogger, type Logger } from '../log';
+import { readRuns } from '../run-history';
 import { JobRunner } from './job-runner';
+import { DaemonMetrics } from './metrics';
 
 const LOCK_FILE = 'daemon.pid';
 
@@ -45,7 +47,21 @@ export async function runDaemon(configFile: string): Promise<number> {
   if (clock.state === 'synchronized') log.info(`clock synchronised (${clock.source})`);
   else log.warn(`clock ${clock.state === 'unknown' ? 'synchronisation unknown' : 'NOT synchronised'} (${clock.source}): scheduled runs rely on synchronised clocks`);
 
-  let runners = config.jobs.map((j) => new JobRunner(j, config.stateDir, log));
+  const metrics = new DaemonMetrics();
+  for (const r of readRuns(config.stateDir)) metrics.record(r); // last success survives restarts
+  let server: import('http').Server | null = null;
+  if (config.metricsListen) {
+    try {
+      server = await metrics.listen(config.metricsListen);
+      log.info(`metrics on http://${config.metricsListen.host}:${config.metricsListen.port}/metrics`);
+    } catch (err) {
+      log.error(`metrics-listen ${config.metricsListen.host}:${config.metricsListen.port}: ${(err as Error).message}`);
+      fs.rmSync(path.join(config.stateDir, LOCK_FILE), { force: true });
+      return EXIT.USAGE;
+    }
+  }
+  const onRecord = (r: Parameters<DaemonMetrics['record']>[0]): void => metrics.record(r);
+  let runners = config.jobs.map((j) => new JobRunner(j, config.stateDir, log, onRecord));
   runners.forEach((r) => r.start());
   log.info(`daemon started with ${runners.length} job(s) from ${configFile}; run records in ${path.join(config.stateDir, 'runs.jsonl')}`);
 
@@ -58,7 +74,7 @@ export async function runDaemon(configFile: string): Promise<number> {
     // Running transfers finish under the old runner; new runs follow the new config.
     const old = runners;
     config = next;
-    runners = next.jobs.map((j) => new JobRunner(j, next.stateDir, log));
+    runners = next.jobs.map((j) => new JobRunner(j, next.stateDir, log, onRecord));
     void Promise.all(old.map((r) => r.stop(true))).then(() => runners.forEach((r) => r.start()));
     log.info(`SIGHUP: config reloaded, ${runners.length} job(s)`);
   };
@@ -72,6 +88,7 @@ export async function runDaemon(configFile: string): Promise<number> {
   const busy = runners.filter((r) => r.running).map((r) => r.label);
   log.info(`${signal}: stopping${busy.length ? `; ending the running ${busy.join(', ')}` : ''}`);
   await Promise.all(runners.map((r) => r.stop(false)));
+  server?.close();
   fs.rmSync(path.join(config.stateDir, LOCK_FILE), { force: true });
   log.info('daemon stopped');
   return EXIT.OK;

@@ -8,7 +8,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { checkClockSync } from '../clock-sync';
 import { jobArgs, type JobConfig } from '../config';
 import type { Logger } from '../log';
-import { appendRun } from '../run-history';
+import { appendRun, type RunRecord } from '../run-history';
 import { nextWindow } from './window';
 
 const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'dbcast');
@@ -24,8 +24,14 @@ export class JobRunner {
   private restartPauseMs = 1000;
   readonly label: string;
 
-  constructor(readonly job: JobConfig, private readonly stateDir: string, private readonly log: Logger) {
+  constructor(readonly job: JobConfig, private readonly stateDir: string, private readonly log: Logger,
+    private readonly onRecord: (r: RunRecord) => void = () => undefined) {
     this.label = `${job.role} job '${job.job}'`;
+  }
+
+  private record(r: RunRecord): void {
+    appendRun(this.stateDir, r);
+    this.onRecord(r);
   }
 
   start(): void {
@@ -61,7 +67,7 @@ export class JobRunner {
     const startedAt = new Date();
     if (this.child) {
       this.log.warn(`${this.label}: the previous run is still going; this one is skipped`);
-      appendRun(this.stateDir, { job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: startedAt.toISOString(), exitCode: null, ok: false, note: 'skipped: the previous run is still going', report: null });
+      this.record({ job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: startedAt.toISOString(), exitCode: null, ok: false, note: 'skipped: the previous run is still going', report: null });
       return;
     }
     const clock = checkClockSync();
@@ -89,7 +95,7 @@ export class JobRunner {
       }
       const ok = code === 0;
       const note = ok ? 'ok' : signal ? `killed by ${signal}` : summarize(report, code);
-      appendRun(this.stateDir, { job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), exitCode: code, ok, note, report });
+      this.record({ job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), exitCode: code, ok, note, report });
       const line = `${this.label}: run ${ok ? 'succeeded' : 'failed'} (exit ${code ?? signal}): ${note}`;
       if (ok) this.log.info(line); else this.log.error(line);
       if (this.job.role === 'send') this.warnClockOffsets(report);
