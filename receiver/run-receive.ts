@@ -7,6 +7,7 @@ import {
   DoneStatus, RECEIVER_TIMING_DEFAULTS, RESTORE_OUTCOME_NAMES, ReceiverSession, RestoreOutcome, type ReceiverOutcomeCode, type Transmit,
 } from '../protocol';
 import { nowMs } from '../src/clock';
+import { wire } from '../src/keyed';
 import { mib, startProgress } from '../src/progress';
 import { Driver, onInterrupt } from '../src/driver';
 import { EXIT } from '../src/exit-codes';
@@ -69,9 +70,12 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   const ctrlSock = dgram.createSocket({ type: 'udp4' });
   await bindSocket(ctrlSock, 0, opts.interfaceAddress);
 
+  // Non-zero: 0 is the sender's envelope party id.
+  const receiverId = randomBytes(4).readUInt32BE(0) || 1;
+  const link = wire(opts.key, receiverId);
   const session = new ReceiverSession({
     ...RECEIVER_TIMING_DEFAULTS,
-    receiverId: randomBytes(4).readUInt32BE(0), name: opts.name, job: opts.job,
+    receiverId, name: opts.name, job: opts.job,
     maxWindowBytes: opts.maxWindowBytes, startTimeoutMs: opts.startTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
   }, nowMs());
   log.info(`listening for job '${opts.job}' on ${opts.group}:${opts.port} as '${opts.name}'`);
@@ -96,7 +100,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
 
   const send = (t: Transmit): void => {
     if (!t.to) return;
-    ctrlSock.send(t.bytes, t.to.port, t.to.address, (err) => { if (err) log.debug(`send failed: ${err.message}`); });
+    ctrlSock.send(link.out(t.bytes), t.to.port, t.to.address, (err) => { if (err) log.debug(`send failed: ${err.message}`); });
   };
 
   const restoreOutcome = (): RestoreOutcome => (sinks?.sinks.find((s) => s.restoreOutcome !== undefined)?.restoreOutcome ?? RestoreOutcome.None);
@@ -160,7 +164,10 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   const driver = new Driver(run, nowMs);
   const kick = driver.kick;
 
-  const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => { session.handlePacket(msg, rinfo, nowMs()); kick(); };
+  const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    const packet = link.in(msg);
+    if (packet) { session.handlePacket(packet, rinfo, nowMs()); kick(); }
+  };
   dataSock.on('message', onMessage);
   ctrlSock.on('message', onMessage);
   dataSock.on('error', (err) => log.error(`socket error: ${err.message}`));
@@ -196,13 +203,14 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   ctrlSock.close();
   const stats = session.stats();
   const summary = `${outcome.code}: ${outcome.message}; ${stats.bytesDelivered} bytes, ${stats.repairsRequested} repairs asked` +
-    (Object.keys(stats.dropped).length ? `, dropped packets ${JSON.stringify(stats.dropped)}` : '');
+    (Object.keys(stats.dropped).length ? `, dropped packets ${JSON.stringify(stats.dropped)}` : '') +
+    (Object.keys(link.dropped).length ? `, rejected by the key ${JSON.stringify(link.dropped)}` : '');
   if (outcome.code === 'ok') log.info(summary); else log.error(summary);
   const exitCode = EXIT_BY_OUTCOME[outcome.code];
   if (opts.reportFile) {
     const restore = sinks?.sinks.find((s) => s.restoreOutcome !== undefined);
     writeJsonFile(opts.reportFile, {
-      role: 'receive', job: opts.job, name: opts.name, ...stats, outcome: outcome.code, message: outcome.message, exitCode,
+      role: 'receive', job: opts.job, name: opts.name, ...stats, keyed: link.keyed, rejectedByKey: link.dropped, outcome: outcome.code, message: outcome.message, exitCode,
       restore: restore ? RESTORE_OUTCOME_NAMES[restore.restoreOutcome as RestoreOutcome] : null,
       startedAtMs, endedAtMs: nowMs(),
     });

@@ -6,6 +6,7 @@ import { EXIT } from '../src/exit-codes';
 import type { Logger } from '../src/log';
 import { bindSocket, enlargeBuffers } from '../src/net';
 import { nowMs } from '../src/clock';
+import { wire } from '../src/keyed';
 import { mib, startProgress } from '../src/progress';
 import { Driver, onInterrupt } from '../src/driver';
 import type { SendOptions } from '../src/options';
@@ -64,10 +65,11 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   });
 
   const sendErrors = new Set<string>();
+  const link = wire(opts.key, 0); // the sender is envelope party 0
   const send = (t: Transmit): void => {
     const port = t.to ? t.to.port : opts.port;
     const address = t.to ? t.to.address : opts.group;
-    sock.send(t.bytes, port, address, (err) => {
+    sock.send(link.out(t.bytes), port, address, (err) => {
       if (err && !sendErrors.has(err.message)) { sendErrors.add(err.message); log.warn(`send to ${address}:${port} failed: ${err.message}`); }
     });
   };
@@ -113,7 +115,10 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   const driver = new Driver(run, nowMs);
   const kick = driver.kick;
 
-  sock.on('message', (msg, rinfo) => { session.handlePacket(msg, rinfo, nowMs()); kick(); });
+  sock.on('message', (msg, rinfo) => {
+    const packet = link.in(msg);
+    if (packet) { session.handlePacket(packet, rinfo, nowMs()); kick(); }
+  });
   sock.on('error', (err) => log.error(`socket error: ${err.message}`));
   input.stream.on('readable', kick);
   input.stream.on('error', () => { /* reported through input.done */ });
@@ -144,6 +149,7 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   process.stderr.write(formatSenderReport(report, code) + '\n');
   log.verbose(`peak RSS ${(peakRssBytes / 1048576).toFixed(0)} MiB`);
-  if (opts.reportFile) writeJsonFile(opts.reportFile, { ...report, exitCode: code, senderPeakRssBytes: peakRssBytes });
+  if (Object.keys(link.dropped).length) log.warn(`packets rejected by the key: ${JSON.stringify(link.dropped)}`);
+  if (opts.reportFile) writeJsonFile(opts.reportFile, { ...report, keyed: link.keyed, rejectedByKey: link.dropped, exitCode: code, senderPeakRssBytes: peakRssBytes });
   return code;
 }

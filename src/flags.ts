@@ -8,6 +8,7 @@ export const COMMON = {
   job: { type: 'string', describe: 'job name; sender and receivers must agree [default]' },
   'idle-timeout-sec': { type: 'string', describe: 'give up on a peer silent this long [15]' },
   'log-level': { type: 'string', describe: 'error, warn, info, verbose or debug [info]' },
+  'key-file': { type: 'string', describe: 'pre-shared 32-byte key: every packet AES-256-GCM sealed; sender and receivers need the same key [none: CRC-32 only]' },
 } as const;
 
 export const SEND = {

@@ -1,7 +1,7 @@
 // Flag values → validated options. Every failure names the flag and the expected form.
 import * as os from 'os';
 import {
-  DEFAULT_PAYLOAD_BYTES, MAX_JOB_BYTES, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES,
+  DEFAULT_PAYLOAD_BYTES, ENVELOPE_OVERHEAD_BYTES, MAX_JOB_BYTES, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES,
 } from '../protocol';
 import { ARCHIVE_PLACEHOLDERS, DEFAULT_ARCHIVE_TEMPLATE, type ArchiveSpec } from '../receiver/sinks/archive-sink';
 import {
@@ -9,6 +9,7 @@ import {
 } from '../receiver/restore/target';
 import * as fs from 'fs';
 import * as path from 'path';
+import { readKeyFile } from './key-file';
 import { resolveInterface } from './net';
 import { UsageError } from './usage-error';
 
@@ -51,6 +52,8 @@ export interface CommonOptions {
   job: string;
   idleTimeoutMs: number;
   logLevel: string;
+  /** Keyed mode: the pre-shared key (AES-256-GCM envelopes), or null for CRC-only. */
+  key: Buffer | null;
 }
 
 export interface SendOptions extends CommonOptions {
@@ -96,13 +99,17 @@ function common(raw: Raw): CommonOptions {
     job: text(raw, 'job', 'default', MAX_JOB_BYTES) as string,
     idleTimeoutMs: num(raw, 'idle-timeout-sec', 15, 1, DAY_SEC, false) * 1000,
     logLevel: level,
+    key: raw['key-file'] === undefined ? null : readKeyFile(text(raw, 'key-file', undefined, 4096) as string),
   };
 }
 
 export function parseSendOptions(raw: Raw): SendOptions {
   const minReceivers = num(raw, 'min-receivers', 1, 1, 256, true);
   const windowBytes = num(raw, 'window-mib', 64, 1, 1024, false) * MIB;
-  const payloadBytes = num(raw, 'payload-bytes', DEFAULT_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, true);
+  // The envelope adds bytes to every datagram: keep the default inside a 1500-byte MTU.
+  const keyed = raw['key-file'] !== undefined;
+  const payloadBytes = num(raw, 'payload-bytes', DEFAULT_PAYLOAD_BYTES - (keyed ? ENVELOPE_OVERHEAD_BYTES : 0), MIN_PAYLOAD_BYTES,
+    MAX_PAYLOAD_BYTES - (keyed ? ENVELOPE_OVERHEAD_BYTES : 0), true);
   if (payloadBytes * 4 > windowBytes) throw new UsageError('window-mib', `at least 4 packets (${payloadBytes * 4} bytes)`, raw['window-mib']);
   return {
     ...common(raw),

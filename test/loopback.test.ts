@@ -4,6 +4,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { randomBytes } from 'crypto';
 import { BIN, dbcast, randomFile, sha256File, sleep, tempDir } from './helpers/dbcast';
 
 const net = (port: number, job: string): string[] => ['--interface', '127.0.0.1', '--group', '239.255.42.7', '--port', String(port), '--job', job];
@@ -182,4 +183,27 @@ t.test('a progress line on a terminal, none in a pipe', async (t) => {
   t.equal(tty.status, 0, 'sender exit 0', { output: tty.stdout });
   t.match(tty.stdout, /\r\x1b\[Kdbcast send: [\d.]+ MiB read, [\d.]+ MiB at every receiver, [\d.]+ MiB\/s, 1 receiver\(s\) live, \d+ repairs/, 'progress line on the terminal');
   t.notMatch(r.stderr, /\x1b\[K/, 'the receiver writing to a pipe shows none');
+});
+
+t.test('keyed mode: the key holder gets the stream; a wrong key or no key gets nothing', async (t) => {
+  const dir = tempDir(t);
+  const input = path.join(dir, 'in.bin');
+  const marker = Buffer.from('PLAINTEXT-MARKER-'.repeat(64));
+  fs.writeFileSync(input, Buffer.concat([marker, fs.readFileSync(__filename), marker]));
+  const key = (name: string): string => { const f = path.join(dir, name); fs.writeFileSync(f, randomBytes(32)); fs.chmodSync(f, 0o600); return f; };
+  const right = key('right.key'); const wrong = key('wrong.key');
+  const ok = dbcast(['receive', ...net(9309, 'keyed'), '--key-file', right, '--output', path.join(dir, 'ok.bin')]);
+  const bad = dbcast(['receive', ...net(9309, 'keyed'), '--key-file', wrong, '--start-timeout-sec', '4', '--output', path.join(dir, 'bad.bin')]);
+  const none = dbcast(['receive', ...net(9309, 'keyed'), '--start-timeout-sec', '4', '--output', path.join(dir, 'none.bin')]);
+  await sleep(300);
+  const s = await dbcast(['send', ...net(9309, 'keyed'), '--key-file', right, '--min-wait-sec', '1'], { stdinFile: input }).done;
+  const [rOk, rBad, rNone] = await Promise.all([ok.done, bad.done, none.done]);
+  t.equal(s.code, 0, 'sender exit 0', { stderr: s.stderr });
+  t.equal(rOk.code, 0, 'the receiver with the key', { stderr: rOk.stderr });
+  t.equal(sha256File(path.join(dir, 'ok.bin')), sha256File(input), 'byte-exact');
+  t.equal(rBad.code, 3, 'a wrong key: no session (exit 3)', { stderr: rBad.stderr });
+  t.match(rBad.stderr, /rejected by the key \{"env-auth-failed":\d+\}/);
+  t.equal(rNone.code, 3, 'no key: no session (exit 3)', { stderr: rNone.stderr });
+  t.match(rNone.stderr, /dropped packets \{"bad-magic":\d+/);
+  t.notOk(fs.existsSync(path.join(dir, 'bad.bin')) || fs.existsSync(path.join(dir, 'none.bin')), 'no output without the key');
 });
