@@ -2,6 +2,8 @@
 // loss on every UDP frame a receiver gets (data and control alike), link rate limits and
 // jumbo frames. Needs root; CI runs as root. Outside CI without root it skips, saying why.
 import t from 'tap';
+import { spawn } from 'child_process';
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { dbcast, randomFile, sha256File, sleep, tempDir } from './helpers/dbcast';
@@ -115,5 +117,64 @@ function run(): void {
     t.equal(r.outputs[2], null, 'the dropped receiver kept no file');
     const slow = r.report.receivers.find((x: { name: string }) => x.name === 'rx3');
     t.same([slow.outcome, slow.code], ['dropped', 'too-slow']);
+  });
+
+  // A third host on the segment listens to the group and (keyed run) floods forgeries.
+  const MARKER = 'DBCAST-PLAINTEXT-MARKER-7f3a';
+  async function withAttacker(t: tap.Test, id: string, keyed: boolean) {
+    const dir = tempDir(t);
+    const bed = new TestBed({ receivers: 3, mtu: 1500, lossPercent: [], rate: '1gbit' }, id);
+    t.teardown(() => bed.down());
+    bed.up();
+    const input = path.join(dir, 'in.bin');
+    // Random data with the marker every 64 KiB: any plaintext datagram would carry one.
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < 256; i++) chunks.push(Buffer.from(MARKER), randomBytes(65536 - MARKER.length));
+    fs.writeFileSync(input, Buffer.concat(chunks));
+    const keyFile = path.join(dir, 'k');
+    fs.writeFileSync(keyFile, randomBytes(32)); fs.chmodSync(keyFile, 0o600);
+    const key = keyed ? ['--key-file', keyFile] : [];
+    const net = ['--group', '239.77.0.2', '--port', '9410', '--job', `atk${id}`, '--interface', 'e0'];
+    const attacker = bed.receivers[2];
+    const atk = spawn('ip', ['netns', 'exec', attacker.ns, process.execPath, ...process.execArgv, path.join(__dirname, 'helpers', 'attacker.ts'),
+      '239.77.0.2', '9410', attacker.address, MARKER, keyed ? 'flood' : 'listen'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let atkOut = ''; atk.stdout.on('data', (d: Buffer) => { atkOut += d.toString(); });
+    let atkErr = ''; atk.stderr.on('data', (d: Buffer) => { atkErr += d.toString(); });
+    const atkDone = new Promise<void>((resolve) => atk.on('close', () => resolve()));
+    const deadline = Date.now() + 30_000;
+    while (!atkErr.includes('listening') && Date.now() < deadline) await sleep(50);
+    t.teardown(() => atk.kill('SIGKILL'));
+    const rx = [0, 1].map((i) => dbcast(['receive', ...net, ...key, '--name', `rx${i + 1}`, '--output', path.join(dir, `rx${i + 1}.bin`),
+      '--report', path.join(dir, `rx${i + 1}.json`)], { netns: bed.receivers[i].ns, timeoutMs: 120_000 }));
+    await sleep(500);
+    const s = await dbcast(['send', ...net, ...key, '--min-receivers', '2', '--min-wait-sec', '1', '--max-wait-sec', '20', '--report', path.join(dir, 's.json')],
+      { stdinFile: input, netns: bed.sender.ns, timeoutMs: 120_000 }).done;
+    const rs = await Promise.all(rx.map((r) => r.done));
+    atk.kill('SIGTERM');
+    await atkDone;
+    if (!atkOut.trim()) throw new Error(`the attacker printed nothing; stderr: ${atkErr}`);
+    const seen = JSON.parse(atkOut) as { capturedBytes: number; markerSeen: boolean; sent: Record<string, number> };
+    return { s, rs, seen, dir, input };
+  }
+
+  t.test('keyed: an attacker on the segment floods forgeries; the transfer completes; it reads nothing', async (t) => {
+    const r = await withAttacker(t, 'k', true);
+    t.equal(r.s.code, 0, 'sender exit 0', { stderr: r.s.stderr });
+    r.rs.forEach((x, i) => t.equal(x.code, 0, `receiver ${i + 1} exit 0`, { stderr: x.stderr }));
+    for (const i of [1, 2]) t.equal(sha256File(path.join(r.dir, `rx${i}.bin`)), sha256File(r.input), `receiver ${i} byte-exact`);
+    t.ok(r.seen.sent.forged > 0 && r.seen.sent.replayed > 0 && r.seen.sent.garbage > 0, `the attacker sent ${JSON.stringify(r.seen.sent)}`);
+    const total = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+    const rxRejected = [1, 2].map((i) => total(JSON.parse(fs.readFileSync(path.join(r.dir, `rx${i}.json`), 'utf8')).rejectedByKey));
+    const txRejected = total(JSON.parse(fs.readFileSync(path.join(r.dir, 's.json'), 'utf8')).rejectedByKey);
+    t.ok(rxRejected.every((n) => n > 0), `receivers rejected ${rxRejected.join(', ')} packets`);
+    t.ok(txRejected > 0, `the sender rejected ${txRejected} packets`);
+    t.ok(r.seen.capturedBytes > 2 << 20, `the attacker captured ${(r.seen.capturedBytes / 1048576).toFixed(1)} MiB of the group's traffic`);
+    t.equal(r.seen.markerSeen, false, 'no plaintext marker in anything it captured');
+  });
+
+  t.test('control: without a key the same listener does see the plaintext', async (t) => {
+    const r = await withAttacker(t, 'p', false);
+    t.equal(r.s.code, 0, 'sender exit 0', { stderr: r.s.stderr });
+    t.equal(r.seen.markerSeen, true, `the marker is visible without a key (so the keyed check above can fail); captured ${r.seen.capturedBytes} bytes`);
   });
 }
