@@ -4,11 +4,14 @@
 // (a wrong or missing output scores 0). Writes bench/results/latest.{md,json,svg,png}.
 //
 // Environment: BENCH_N=1,3,6 BENCH_LOSS=0,1,5 BENCH_MTU=1500,9000 BENCH_MIB=64 BENCH_REPS=3
-//              RATE=1gbit BENCH_TOOLS=dbcast,udpcast,tcp
+//              RATE=1gbit BENCH_TOOLS=dbcast,dbcast-key,udpcast,tcp BENCH_NAME=latest
+// dbcast-key is dbcast in keyed mode (--key-file): the cost of AES-256-GCM, same bed, same run.
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { randomBytes } from 'crypto';
+import { ENVELOPE_OVERHEAD_BYTES } from '../protocol';
 import { randomFile, sha256File } from '../test/helpers/dbcast';
 import { TestBed, canRunBed, sweepStale } from '../test/netns/testbed';
 
@@ -19,7 +22,8 @@ const MTUS = list(process.env.BENCH_MTU, '1500,9000').map(Number);
 const MIB = Number(process.env.BENCH_MIB ?? 64);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const RATE = process.env.RATE ?? '1gbit';
-const TOOLS = list(process.env.BENCH_TOOLS, 'dbcast,udpcast,tcp');
+const TOOLS = list(process.env.BENCH_TOOLS, 'dbcast,dbcast-key,udpcast,tcp');
+const NAME = process.env.BENCH_NAME ?? 'latest';
 const RUN_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SEC ?? 120) * 1000;
 
 // Compiled to dist/bench/: the project root is the nearest folder up with package.json.
@@ -72,10 +76,14 @@ async function runOnce(tool: string, bed: TestBed, mtu: number, input: string, h
   let receivers: Promise<Proc>[];
   let senderArgv: string[];
   const payload = String(mtu - 52); // dbcast: IP+UDP 28, dbcast header+CRC 24
-  if (tool === 'dbcast') {
-    const common = ['--interface', 'e0', '--group', '239.77.1.1', '--port', '9500', '--job', 'bench', '--idle-timeout-sec', '10'];
+  if (tool === 'dbcast' || tool === 'dbcast-key') {
+    const keyed = tool === 'dbcast-key';
+    const keyFile = path.join(dir, 'bench.key');
+    if (keyed && !fs.existsSync(keyFile)) { fs.writeFileSync(keyFile, randomBytes(32)); fs.chmodSync(keyFile, 0o600); }
+    const common = ['--interface', 'e0', '--group', '239.77.1.1', '--port', '9500', '--job', 'bench', '--idle-timeout-sec', '10', ...(keyed ? ['--key-file', keyFile] : [])];
     receivers = bed.receivers.map((h, i) => timed(h.ns, [process.execPath, DBCAST, 'receive', ...common, '--name', `rx${i + 1}`, '--output', outs[i]], RUN_TIMEOUT_MS));
-    senderArgv = [process.execPath, DBCAST, 'send', ...common, '--min-receivers', String(n), '--payload-bytes', payload, '--max-rate-mbps', String(rateBitsPerSec(RATE) / 1e6)];
+    senderArgv = [process.execPath, DBCAST, 'send', ...common, '--min-receivers', String(n), '--payload-bytes', keyed ? String(Number(payload) - ENVELOPE_OVERHEAD_BYTES) : payload,
+      '--max-rate-mbps', String(rateBitsPerSec(RATE) / 1e6)];
     senderArgv = ['sh', '-c', `exec "$@" < ${input}`, 'sh', ...senderArgv];
   } else if (tool === 'udpcast') {
     const common = ['--interface', 'e0', '--nokbd', '--mcast-rdv-address', '239.77.1.9', '--portbase', '9600'];
@@ -132,13 +140,15 @@ function markdown(cells: Cell[], machine: Record<string, unknown>): string {
     `Bench: ${MIB} MiB per run, median of ${REPS}, sender link ${RATE} (tc tbf), tools alternating; ${machine.date}.`,
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.kernel}, node ${machine.node}. All hosts share these cores.`,
     '',
-    '| N | loss % | MTU | dbcast MiB/s | udpcast MiB/s | TCP MiB/s | dbcast / udpcast | dbcast % of link | wire/payload dbcast | wire/payload udpcast | CPU s/GiB sender dbcast / udpcast | CPU s/GiB receiver dbcast / udpcast | dbcast sender RSS MiB |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| N | loss % | MTU | dbcast MiB/s | dbcast keyed MiB/s | keyed / plain | CPU s/GiB receiver keyed | udpcast MiB/s | TCP MiB/s | dbcast / udpcast | dbcast % of link | wire/payload dbcast | wire/payload udpcast | CPU s/GiB sender dbcast / udpcast | CPU s/GiB receiver dbcast / udpcast | dbcast sender RSS MiB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const c of cells) {
     const d = summarize(c, 'dbcast'); const u = summarize(c, 'udpcast'); const tcp = summarize(c, 'tcp');
+    const k = summarize(c, 'dbcast-key');
     const ratio = u.goodputMiBs > 0 ? f(d.goodputMiBs / u.goodputMiBs, 2) : 'udpcast failed';
-    lines.push(`| ${c.n} | ${c.loss} | ${c.mtu} | ${f(d.goodputMiBs)} (${d.okRuns}/${d.runs}) | ${f(u.goodputMiBs)} (${u.okRuns}/${u.runs}) | ${f(tcp.goodputMiBs)} (${tcp.okRuns}/${tcp.runs}) | ${ratio} | ${f(100 * d.fractionOfLimit, 0)} % | ${f(d.wirePerPayload, 3)} | ${f(u.wirePerPayload, 3)} | ${f(d.senderCpuPerGiB)} / ${f(u.senderCpuPerGiB)} | ${f(d.receiverCpuPerGiB)} / ${f(u.receiverCpuPerGiB)} | ${f(d.senderRssMiB, 0)} |`);
+    const keyRatio = d.goodputMiBs > 0 && k.runs > 0 ? f(k.goodputMiBs / d.goodputMiBs, 2) : '–';
+    lines.push(`| ${c.n} | ${c.loss} | ${c.mtu} | ${f(d.goodputMiBs)} (${d.okRuns}/${d.runs}) | ${f(k.goodputMiBs)} (${k.okRuns}/${k.runs}) | ${keyRatio} | ${f(k.receiverCpuPerGiB)} | ${f(u.goodputMiBs)} (${u.okRuns}/${u.runs}) | ${f(tcp.goodputMiBs)} (${tcp.okRuns}/${tcp.runs}) | ${ratio} | ${f(100 * d.fractionOfLimit, 0)} % | ${f(d.wirePerPayload, 3)} | ${f(u.wirePerPayload, 3)} | ${f(d.senderCpuPerGiB)} / ${f(u.senderCpuPerGiB)} | ${f(d.receiverCpuPerGiB)} / ${f(u.receiverCpuPerGiB)} | ${f(d.senderRssMiB, 0)} |`);
   }
   lines.push('', 'Goodput = payload MiB per second per receiver, from the sender\'s start to the last receiver\'s exit (join included). (k/n) = runs byte-exact on every receiver. Link limit = UDP payload the tbf rate carries at that MTU.');
   return lines.join('\n') + '\n';
@@ -211,10 +221,10 @@ async function main(): Promise<void> {
   const out = path.join(ROOT, 'bench', 'results');
   fs.mkdirSync(out, { recursive: true });
   const md = markdown(cells, machine);
-  fs.writeFileSync(path.join(out, 'latest.md'), md);
-  fs.writeFileSync(path.join(out, 'latest.json'), JSON.stringify({ machine, config: { MIB, REPS, RATE, TOOLS }, cells }, null, 2) + '\n');
-  fs.writeFileSync(path.join(out, 'latest.svg'), svgChart(cells));
-  execFileSync('rsvg-convert', ['-o', path.join(out, 'latest.png'), path.join(out, 'latest.svg')]);
+  fs.writeFileSync(path.join(out, `${NAME}.md`), md);
+  fs.writeFileSync(path.join(out, `${NAME}.json`), JSON.stringify({ machine, config: { MIB, REPS, RATE, TOOLS }, cells }, null, 2) + '\n');
+  fs.writeFileSync(path.join(out, `${NAME}.svg`), svgChart(cells));
+  execFileSync('rsvg-convert', ['-o', path.join(out, `${NAME}.png`), path.join(out, `${NAME}.svg`)]);
   process.stdout.write(md);
 }
 

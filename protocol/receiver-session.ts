@@ -21,6 +21,9 @@ export interface ReceiverSessionConfig {
   startTimeoutMs: number;
   /** Give up when the sender is silent this long. */
   idleTimeoutMs: number;
+  /** When set, only a sender at this address is followed (without a key, anyone on the segment
+   *  can announce a session; this pins the real one). */
+  senderAddress?: string;
   statusIntervalMs: number;
   joinRetryMs: number;
   doneRetryMs: number;
@@ -160,6 +163,10 @@ export class ReceiverSession {
     // A heartbeat means the job's session already runs: join anyway, to be refused loudly.
     if ((p.type !== PacketType.Announce && p.type !== PacketType.Heartbeat) || p.job !== this.cfg.job) {
       countDrop(this.dropped, 'foreign-session');
+      return;
+    }
+    if (this.cfg.senderAddress !== undefined && from.address !== this.cfg.senderAddress) {
+      countDrop(this.dropped, 'sender-not-allowed');
       return;
     }
     if (p.type === PacketType.Announce) {

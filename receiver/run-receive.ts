@@ -77,6 +77,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     ...RECEIVER_TIMING_DEFAULTS,
     receiverId, name: opts.name, job: opts.job,
     maxWindowBytes: opts.maxWindowBytes, startTimeoutMs: opts.startTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
+    ...(opts.senderAddress ? { senderAddress: opts.senderAddress } : {}),
   }, nowMs());
   log.info(`listening for job '${opts.job}' on ${opts.group}:${opts.port} as '${opts.name}'`);
 

@@ -49,7 +49,7 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
     sessionId: randomBytes(8).toString('hex'), job: opts.job, payloadBytes: opts.payloadBytes,
     windowBytes: opts.windowBytes, minReceivers: opts.minReceivers, maxWaitMinReceivers: opts.maxWaitMinReceivers,
     minWaitMs: opts.minWaitMs, maxWaitMs: opts.maxWaitMs, maxRateBitsPerSec: opts.maxRateBitsPerSec,
-    dropAfterMs: opts.dropAfterMs, idleTimeoutMs: opts.idleTimeoutMs,
+    dropAfterMs: opts.dropAfterMs, idleTimeoutMs: opts.idleTimeoutMs, allowedNames: opts.allowedNames,
   }, nowMs());
   log.info(`announcing job '${opts.job}' on ${opts.group}:${opts.port}, waiting for ${opts.minReceivers} receiver(s)`);
 

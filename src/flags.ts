@@ -14,6 +14,7 @@ export const COMMON = {
 export const SEND = {
   command: { type: 'string', describe: 'dump command to run (its exit status is checked); else read stdin' },
   ttl: { type: 'string', describe: 'multicast TTL (1 = this subnet only) [1]' },
+  receivers: { type: 'string', describe: 'comma-separated receiver names: only these may join; min-receivers defaults to their number [anyone]' },
   'min-receivers': { type: 'string', describe: 'start as soon as this many receivers joined [1]' },
   'min-wait-sec': { type: 'string', describe: 'after the first join, wait at least this long for more [0]' },
   'max-wait-sec': { type: 'string', describe: 'stop waiting for --min-receivers after this long; 0 = forever [0]' },
@@ -40,6 +41,7 @@ export const RECEIVE = {
   pipe: { type: 'string', describe: 'feed the stream to this command (e.g. "pg_restore -d app")' },
   stdout: { type: 'boolean', describe: 'write to stdout too (the default when no --output/--pipe)' },
   name: { type: 'string', describe: 'receiver name in the sender\'s report [hostname]' },
+  sender: { type: 'string', describe: 'follow only a sender at this IPv4 address [any sender of the job]' },
   report: { type: 'string', describe: 'also write this receiver\'s result as JSON to this file' },
   'start-timeout-sec': { type: 'string', describe: 'give up if no sender accepted us this long; 0 = wait forever [0]' },
   'max-window-mib': { type: 'string', describe: 'refuse senders whose window needs more memory than this [1024]' },

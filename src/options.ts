@@ -57,6 +57,8 @@ export interface CommonOptions {
 }
 
 export interface SendOptions extends CommonOptions {
+  /** --receivers: only these names may join. */
+  allowedNames: string[] | undefined;
   command: string | undefined;
   ttl: number;
   minReceivers: number;
@@ -78,6 +80,7 @@ export interface ReceiveOptions extends CommonOptions {
   archive: ArchiveSpec | undefined;
   restore: RestoreTarget | undefined;
   reportFile: string | undefined;
+  senderAddress: string | undefined;
   pipeCommand: string | undefined;
   stdout: boolean;
   startTimeoutMs: number;
@@ -103,8 +106,19 @@ function common(raw: Raw): CommonOptions {
   };
 }
 
+function receiverNames(raw: Raw): string[] | undefined {
+  const v = text(raw, 'receivers', undefined, 64 * 1024);
+  if (v === undefined) return undefined;
+  const names = v.split(',').map((x) => x.trim());
+  if (names.some((x) => x === '' || Buffer.byteLength(x) > MAX_NAME_BYTES) || new Set(names).size !== names.length || names.length > 256) {
+    throw new UsageError('receivers', `distinct receiver names separated by commas (each at most ${MAX_NAME_BYTES} bytes, at most 256)`, v);
+  }
+  return names;
+}
+
 export function parseSendOptions(raw: Raw): SendOptions {
-  const minReceivers = num(raw, 'min-receivers', 1, 1, 256, true);
+  const allowedNames = receiverNames(raw);
+  const minReceivers = num(raw, 'min-receivers', allowedNames?.length ?? 1, 1, allowedNames?.length ?? 256, true);
   const windowBytes = num(raw, 'window-mib', 64, 1, 1024, false) * MIB;
   // The envelope adds bytes to every datagram: keep the default inside a 1500-byte MTU.
   const keyed = raw['key-file'] !== undefined;
@@ -116,6 +130,7 @@ export function parseSendOptions(raw: Raw): SendOptions {
     command: text(raw, 'command', undefined, 64 * 1024),
     ttl: num(raw, 'ttl', 1, 0, 255, true),
     minReceivers,
+    allowedNames,
     maxWaitMinReceivers: num(raw, 'max-wait-min-receivers', minReceivers, 1, 256, true),
     minWaitMs: num(raw, 'min-wait-sec', 0, 0, DAY_SEC, false) * 1000,
     maxWaitMs: num(raw, 'max-wait-sec', 0, 0, DAY_SEC, false) * 1000,
@@ -203,6 +218,14 @@ function restore(raw: Raw): RestoreTarget | undefined {
   };
 }
 
+function senderAddress(raw: Raw): string | undefined {
+  const v = text(raw, 'sender', undefined, 64);
+  if (v === undefined) return undefined;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(v);
+  if (!m || m.slice(1).some((x) => Number(x) > 255)) throw new UsageError('sender', 'the sender\'s IPv4 address, e.g. 10.0.0.5', v);
+  return v;
+}
+
 export function parseReceiveOptions(raw: Raw): ReceiveOptions {
   const { outputFile, archive } = output(raw);
   const pipeCommand = text(raw, 'pipe', undefined, 64 * 1024);
@@ -214,6 +237,7 @@ export function parseReceiveOptions(raw: Raw): ReceiveOptions {
     archive,
     restore: target,
     reportFile: text(raw, 'report', undefined, 4096),
+    senderAddress: senderAddress(raw),
     pipeCommand,
     // stdout is the sink unless another was chosen; --stdout adds it explicitly.
     stdout: raw.stdout === true || (outputFile === undefined && archive === undefined && pipeCommand === undefined && target === undefined),

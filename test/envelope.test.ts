@@ -111,3 +111,15 @@ t.test('fuzz: the envelope and the packet decoder never throw on random or mutat
   t.pass(`${iterations} inputs (seed ${seed}): none threw; ${decoded} decoded as plain packets`);
   t.equal(opened, 0, 'no changed, truncated, extended or random input authenticated');
 });
+
+t.test('keyless hardening flags: --receivers (named receivers) and --sender (pinned sender)', async (t) => {
+  const { parseReceiveOptions, parseSendOptions } = await import('../src/options');
+  const send = parseSendOptions({ receivers: 'replica1, replica2,archive' });
+  t.same([send.allowedNames, send.minReceivers], [['replica1', 'replica2', 'archive'], 3], '--min-receivers defaults to the number of names');
+  t.equal(parseSendOptions({ receivers: 'a,b,c', 'min-receivers': '2' }).minReceivers, 2);
+  t.throws(() => parseSendOptions({ receivers: 'a,b', 'min-receivers': '3' }), { code: 'E_USAGE', key: 'min-receivers' }, 'more than the named receivers');
+  t.throws(() => parseSendOptions({ receivers: 'a,,b' }), { code: 'E_USAGE', key: 'receivers' });
+  t.throws(() => parseSendOptions({ receivers: 'a,a' }), { code: 'E_USAGE', key: 'receivers' });
+  t.equal(parseReceiveOptions({ sender: '10.0.0.5', output: '/tmp/x' }).senderAddress, '10.0.0.5');
+  t.throws(() => parseReceiveOptions({ sender: 'primary.example', output: '/tmp/x' }), { code: 'E_USAGE', key: 'sender' });
+});

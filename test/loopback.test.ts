@@ -207,3 +207,22 @@ t.test('keyed mode: the key holder gets the stream; a wrong key or no key gets n
   t.match(rNone.stderr, /dropped packets \{"bad-magic":\d+/);
   t.notOk(fs.existsSync(path.join(dir, 'bad.bin')) || fs.existsSync(path.join(dir, 'none.bin')), 'no output without the key');
 });
+
+t.test('--receivers lets only the named in; --sender follows only that address', async (t) => {
+  const dir = tempDir(t);
+  const input = path.join(dir, 'in.bin');
+  const hash = randomFile(input, 1 << 20);
+  const named = dbcast(['receive', ...net(9310, 'named'), '--name', 'replica1', '--sender', '127.0.0.1', '--output', path.join(dir, 'a.bin')]);
+  const intruder = dbcast(['receive', ...net(9310, 'named'), '--name', 'intruder', '--start-timeout-sec', '5', '--output', path.join(dir, 'b.bin')]);
+  const elsewhere = dbcast(['receive', ...net(9310, 'named'), '--name', 'replica2', '--sender', '10.9.9.9', '--start-timeout-sec', '4', '--output', path.join(dir, 'c.bin')]);
+  await sleep(300);
+  const s = await dbcast(['send', ...net(9310, 'named'), '--receivers', 'replica1', '--min-wait-sec', '1'], { stdinFile: input }).done;
+  const [a, b, c] = await Promise.all([named.done, intruder.done, elsewhere.done]);
+  t.equal(s.code, 0, 'sender exit 0', { stderr: s.stderr });
+  t.equal(a.code, 0, 'the named receiver', { stderr: a.stderr });
+  t.equal(sha256File(path.join(dir, 'a.bin')), hash);
+  t.equal(b.code, 4, 'an unnamed receiver is refused (exit 4)', { stderr: b.stderr });
+  t.match(s.stderr, /refused receiver intruder .*not-allowed/);
+  t.equal(c.code, 3, 'a receiver pinned to another sender never follows this one (exit 3)', { stderr: c.stderr });
+  t.match(c.stderr, /sender-not-allowed/);
+});

@@ -5,7 +5,7 @@ import { runScenario } from './sim/simulator';
 import { FAMILIES, checkResult, makeScenario } from './sim/scenarios';
 
 const firstSeed = Number(process.env.SEED ?? 1);
-const count = process.env.SEED ? 1 : Number(process.env.SIM_SEEDS ?? 360);
+const count = process.env.SEED ? 1 : Number(process.env.SIM_SEEDS ?? 390);
 
 t.test(`${count} seeded runs across ${FAMILIES.length} families`, async (t) => {
   const failures: string[] = [];

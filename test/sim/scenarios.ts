@@ -4,7 +4,7 @@ import { Rng } from './rng';
 
 export const FAMILIES = [
   'clean', 'loss', 'burst', 'reorder-dup', 'corrupt', 'receiver-crash', 'sender-crash',
-  'slow-consumer', 'slow-consumer-drop', 'input-fails', 'sink-fails', 'chaos',
+  'slow-consumer', 'slow-consumer-drop', 'input-fails', 'sink-fails', 'chaos', 'attacker',
 ] as const;
 export type Family = typeof FAMILIES[number];
 
@@ -56,6 +56,7 @@ export function makeScenario(seed: number): Scenario {
       break;
     case 'input-fails': sc.inputFailAtFraction = rng.next() * 0.9; sc.inputBytes = Math.max(sc.inputBytes, 10_000); break;
     case 'sink-fails': victim.sinkExitCode = rng.int(1, 3); break;
+    case 'attacker': sc.attackEveryMs = 1 + rng.next() * 10; break;
     default:
   }
   return sc;
@@ -84,7 +85,7 @@ export function checkResult(res: SimResult): string[] {
       if (code !== 'ok' && rep.outcome === 'ok') bad.push(`${r.name} failed (${code}) but sender reports ok`);
     }
     // Liveness: what each family must achieve.
-    const expectOk = ['clean', 'loss', 'burst', 'reorder-dup', 'corrupt', 'chaos', 'receiver-crash', 'slow-consumer'].includes(sc.family)
+    const expectOk = ['clean', 'loss', 'burst', 'reorder-dup', 'corrupt', 'chaos', 'receiver-crash', 'slow-consumer', 'attacker'].includes(sc.family)
       || (sc.family === 'sink-fails' && spec?.sinkExitCode === 0);
     if (expectOk && code !== 'ok') bad.push(`${r.name} ended ${code} (${r.outcome?.message}); expected ok`);
     if (sc.family === 'sink-fails' && spec?.sinkExitCode !== 0 && code !== 'sink-failed') bad.push(`${r.name} ended ${code}; expected sink-failed`);
@@ -100,7 +101,7 @@ export function checkResult(res: SimResult): string[] {
     }
     const expectAborted = sc.family === 'input-fails';
     if (expectAborted && res.report.outcome !== 'aborted') bad.push('sender should report aborted');
-    if (['clean', 'loss', 'burst', 'reorder-dup', 'corrupt', 'chaos'].includes(sc.family) && res.report.outcome !== 'completed') {
+    if (['clean', 'loss', 'burst', 'reorder-dup', 'corrupt', 'chaos', 'attacker'].includes(sc.family) && res.report.outcome !== 'completed') {
       bad.push(`sender outcome ${res.report.outcome} (${res.report.abortMessage})`);
     }
   }

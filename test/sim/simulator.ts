@@ -3,8 +3,8 @@
 // delay) on a virtual clock. Everything random comes from one seed.
 import { createHash } from 'crypto';
 import {
-  ReceiverSession, RECEIVER_TIMING_DEFAULTS, SENDER_TIMING_DEFAULTS, SenderSession,
-  type Endpoint, type ReceiverOutcome, type SenderReport, type Transmit,
+  AbortReason, DropReason, PacketType, ReceiverSession, RECEIVER_TIMING_DEFAULTS, SENDER_TIMING_DEFAULTS, SenderSession,
+  crc32, encodeDataPacket, encodePacket, type Endpoint, type ReceiverOutcome, type SenderReport, type Transmit,
 } from '../../protocol';
 import { Heap } from './heap';
 import { Rng } from './rng';
@@ -54,6 +54,11 @@ export interface Scenario {
   receivers: SimReceiverSpec[];
   senderCrashAtFraction?: number;
   inputFailAtFraction?: number;
+  /** A hostile host on the segment (no key): sees the multicast traffic, and every attackEveryMs
+   *  sends replays, resealed mutations, garbage and forged packets of every type from its own
+   *  address to the sender and the receivers. Receivers are named (only they may join) and
+   *  pinned to the sender's address, as the README asks for keyless use on an untrusted segment. */
+  attackEveryMs?: number;
   timeLimitMs: number;
 }
 
@@ -81,7 +86,8 @@ export interface SimResult {
 type Ev =
   | { at: number; seq: number; kind: 'deliver'; node: number; bytes: Buffer; from: Endpoint }
   | { at: number; seq: number; kind: 'wake'; node: number }
-  | { at: number; seq: number; kind: 'sink-done'; node: number };
+  | { at: number; seq: number; kind: 'sink-done'; node: number }
+  | { at: number; seq: number; kind: 'attack'; node: number };
 
 interface RxNode {
   spec: SimReceiverSpec;
@@ -122,7 +128,9 @@ export function runScenario(sc: Scenario): SimResult {
     sessionId: rng.sessionId(), job: 'sim', payloadBytes: sc.payloadBytes, windowBytes: sc.windowBytes,
     minReceivers: sc.minReceivers, maxWaitMinReceivers: 1, minWaitMs: 0, maxWaitMs: 5000,
     maxRateBitsPerSec: sc.maxRateBitsPerSec, dropAfterMs: sc.dropAfterMs, idleTimeoutMs: sc.idleTimeoutMs,
+    ...(sc.attackEveryMs ? { allowedNames: sc.receivers.map((r) => r.name) } : {}),
   }, now);
+  const seen: Buffer[] = []; // what the attacker captured off the group
   let senderCrashed = false;
   let inputFed = 0;
   let inputClosed = false;
@@ -133,6 +141,7 @@ export function runScenario(sc: Scenario): SimResult {
       ...RECEIVER_TIMING_DEFAULTS,
       receiverId: (0x1000 + i * 7919) >>> 0, name: spec.name, job: 'sim', maxWindowBytes: 1 << 30,
       startTimeoutMs: 30_000, idleTimeoutMs: sc.idleTimeoutMs,
+      ...(sc.attackEveryMs ? { senderAddress: 'sim-sender' } : {}),
     }, now + spec.clockSkewMs),
     endpoint: { address: `sim-${spec.name}`, port: 2 },
     crashed: false, budget: 0, lastConsumeMs: 0, hash: createHash('sha256'), bytes: 0,
@@ -160,6 +169,7 @@ export function runScenario(sc: Scenario): SimResult {
   };
 
   const route = (t: Transmit, fromNode: number): void => {
+    if (sc.attackEveryMs && t.to === null && seen.length < 512) seen.push(Buffer.from(t.bytes));
     if (fromNode === 0) {
       const targets = t.to === null ? rx.map((_, i) => i + 1) : [byAddress.get(t.to.address) ?? -1];
       for (const n of targets) {
@@ -236,6 +246,33 @@ export function runScenario(sc: Scenario): SimResult {
   const allDone = (): boolean =>
     (senderCrashed || sender.isFinished) && rx.every((r) => r.crashed || r.session.isFinished);
 
+  const ATTACKER: Endpoint = { address: 'sim-attacker', port: 9 };
+  const attack = (): void => {
+    const sid = sender.report().sessionId;
+    const victims = [0, ...rx.map((_, i) => i + 1)];
+    const reseal = (b: Buffer): Buffer => { b.writeUInt32BE(crc32(b.subarray(0, b.length - 4)), b.length - 4); return b; };
+    const forged: Buffer[] = [
+      encodePacket({ type: PacketType.Abort, sessionId: sid, reason: AbortReason.InputFailed, message: 'forged' }),
+      encodePacket({ type: PacketType.End, sessionId: sid, totalBytes: 1, sha256: rng.bytes(32), senderTimeMs: now }),
+      encodePacket({ type: PacketType.Drop, sessionId: sid, receiverId: (0x1000 + rng.int(0, rx.length - 1) * 7919) >>> 0, reason: DropReason.Silent }),
+      encodePacket({ type: PacketType.DoneAck, sessionId: sid, receiverId: 0x1000 }),
+      encodePacket({ type: PacketType.Join, sessionId: sid, receiverId: rng.int(1, 0xffffffff), receiverTimeMs: now, echoSenderTimeMs: now, name: 'intruder' }),
+      encodePacket({ type: PacketType.Status, sessionId: sid, receiverId: 0x1000, deliveredOffset: 1 << 30, contiguousOffset: 1 << 30, echoSenderTimeMs: now, holdMs: 0, naks: [] }),
+      encodeDataPacket(sid, 0, [rng.bytes(64)], 64),
+      encodePacket({ type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: 1 << 30, senderTimeMs: now, job: 'sim' }),
+    ].map((b) => Buffer.from(b));
+    const batch = [...forged, rng.bytes(rng.int(1, 200))];
+    for (let k = 0; k < 4 && seen.length > 0; k++) {
+      const c = Buffer.from(rng.pick(seen));
+      batch.push(Buffer.from(c));
+      c[rng.int(12, Math.max(12, c.length - 5))] ^= 1 << rng.int(0, 7);
+      batch.push(reseal(c));
+    }
+    for (const b of batch) push({ at: now + rng.next(), kind: 'deliver', node: rng.pick(victims), bytes: b, from: ATTACKER });
+    push({ at: now + (sc.attackEveryMs as number), kind: 'attack', node: 0 });
+  };
+  if (sc.attackEveryMs) push({ at: 1, kind: 'attack', node: 0 });
+
   step(0);
   rx.forEach((_, i) => step(i + 1));
   let events = 0;
@@ -250,6 +287,9 @@ export function runScenario(sc: Scenario): SimResult {
     if (e.kind === 'deliver') {
       if (e.node === 0) { if (!senderCrashed) sender.handlePacket(e.bytes, e.from, now); }
       else { const r = rx[e.node - 1]; if (!r.crashed) r.session.handlePacket(e.bytes, e.from, now + r.spec.clockSkewMs); }
+    } else if (e.kind === 'attack') {
+      attack();
+      continue;
     } else if (e.kind === 'sink-done') {
       const r = rx[e.node - 1];
       if (!r.crashed) {
