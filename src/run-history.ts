@@ -16,15 +16,16 @@ export interface RunRecord {
 }
 
 export const HISTORY_FILE = 'runs.jsonl';
-/** The file is trimmed to the newest KEEP_RECORDS lines when it passes MAX_RECORDS. */
-const MAX_RECORDS = 10_000;
+/** Past this size the file is trimmed to its newest KEEP_RECORDS lines (a record is a few KiB). */
+const MAX_FILE_BYTES = 32 * 1024 * 1024;
 const KEEP_RECORDS = 5_000;
 
 export function appendRun(stateDir: string, r: RunRecord): void {
   const file = path.join(stateDir, HISTORY_FILE);
   fs.appendFileSync(file, `${JSON.stringify(r)}\n`);
+  if (fs.statSync(file).size <= MAX_FILE_BYTES) return;
   const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  if (lines.length > MAX_RECORDS) {
+  if (lines.length > KEEP_RECORDS) {
     const tmp = `${file}.tmp-${process.pid}`;
     fs.writeFileSync(tmp, `${lines.slice(-KEEP_RECORDS).join('\n')}\n`);
     fs.renameSync(tmp, file);

@@ -72,6 +72,7 @@ t.test('scheduled send, always-listening and windowed receivers, run records, st
   try {
     await until('two successful runs on every daemon', () => okRuns(sd) >= 2 && okRuns(rd) >= 2 && okRuns(wd) >= 2);
     await until('a skipped run of the slow job', () => readRuns(sd).some((r) => r.job === 'slow' && r.note.startsWith('skipped')));
+    await until('a finished (failed) run of the slow job', () => readRuns(sd).some((r) => r.job === 'slow' && !r.note.startsWith('skipped')));
     metrics = await (await fetch('http://127.0.0.1:9819/metrics')).text();
   } finally {
     for (const d of [sx, rx, wx]) d.child.kill('SIGTERM');

@@ -3,46 +3,41 @@
 // live schema (my-swap.ts) only after the SHA-256 matched and the client exited 0. Any
 // failure drops the staging schema and leaves the live one as it was.
 import type { Logger } from '../../src/log';
-import { RestoreOutcome } from '../../protocol';
-import type { Sink, SinkFailure } from '../sinks/sink';
+import type { SinkFailure } from '../sinks/sink';
 import { LineFilter } from './line-filter';
 import { mariadbDumpJudge } from './mariadb-dump-filter';
 import { MyClient, myConnArgs } from './my-client';
-import { PartialSwapError, swapMariadb } from './my-swap';
+import { swapMariadb } from './my-swap';
+import { StagingSink } from './staging-sink';
 import { myIdent, sqlLiteral, stagingName, type RestoreTarget } from './target';
 import { describeExit, StreamingTool } from './tool';
 
-export class MariadbRestoreSink implements Sink {
+export class MariadbRestoreSink extends StagingSink {
   readonly label: string;
-  detail: string | undefined;
-  restoreOutcome = RestoreOutcome.KeptOld;
-  private state: 'preparing' | 'streaming' | 'failed' | 'closed' = 'preparing';
+  private state: 'preparing' | 'streaming' | 'failed' = 'preparing';
   private held: Buffer[] = [];
   private restore: StreamingTool | null = null;
   private readonly filter: LineFilter;
   private readonly client: MyClient;
-  private stagingCreated = false;
-  private failure: SinkFailure | null = null;
-  private failureCb: ((f: SinkFailure) => void) | null = null;
-  private drainCb: (() => void) | null = null;
-  private finishing = false;
-  private readonly notes: string[] = [];
-  private readonly prepared: Promise<void>;
 
-  constructor(private readonly target: RestoreTarget, clientBin: string, private readonly log: Logger) {
+  constructor(target: RestoreTarget, clientBin: string, log: Logger) {
+    super(target, log);
     this.label = `--restore mariadb ${target.database}`;
     this.client = new MyClient(clientBin, target.conn);
     this.filter = new LineFilter(mariadbDumpJudge(target.stripReplication));
     this.prepared = this.prepare();
   }
 
-  private fail(message: string, exitCode = -1, liveUntouched = true): void {
-    if (this.failure) return;
+  protected stopTools(): void {
     this.state = 'failed';
-    this.failure = { label: this.label, message: liveUntouched ? `${message}; ${this.target.database} left as it was` : message, exitCode };
     this.held = [];
     void this.restore?.kill();
-    this.failureCb?.(this.failure);
+  }
+
+  protected async releaseLocal(): Promise<void> { await this.restore?.kill(); }
+
+  protected async dropStaging(): Promise<void> {
+    await this.client.exec('dropping the staging schema', [`DROP DATABASE IF EXISTS ${myIdent(stagingName(this.target.database))}`]);
   }
 
   private async prepare(): Promise<void> {
@@ -93,8 +88,6 @@ export class MariadbRestoreSink implements Sink {
     return true;
   }
 
-  onDrain(cb: () => void): void { this.drainCb = cb; }
-  onFailure(cb: (f: SinkFailure) => void): void { this.failureCb = cb; }
 
   async finish(): Promise<SinkFailure | null> {
     this.finishing = true;
@@ -108,34 +101,6 @@ export class MariadbRestoreSink implements Sink {
       await this.cleanup();
       return this.failure;
     }
-    try {
-      this.detail = [await swapMariadb(this.client, this.target.database), ...this.notes].join('; ');
-      this.restoreOutcome = RestoreOutcome.Swapped;
-      this.state = 'closed';
-      this.stagingCreated = false;
-      return null;
-    } catch (err) {
-      const partial = err instanceof PartialSwapError;
-      if (partial) this.restoreOutcome = RestoreOutcome.Partial;
-      this.fail((err as Error).message, -1, !partial);
-      await this.cleanup();
-      return this.failure;
-    }
-  }
-
-  async abort(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.fail('the stream was not verified');
-    await this.cleanup();
-  }
-
-  private async cleanup(): Promise<void> {
-    await this.restore?.kill();
-    await this.prepared;
-    if (!this.stagingCreated) return;
-    this.stagingCreated = false;
-    const staging = stagingName(this.target.database);
-    await this.client.exec(`dropping ${staging}`, [`DROP DATABASE IF EXISTS ${myIdent(staging)}`])
-      .catch((err: Error) => this.log.error(`could not drop ${staging}: ${err.message} (the next run drops it)`));
+    return this.swapOrFail(() => swapMariadb(this.client, this.target.database));
   }
 }

@@ -11,9 +11,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Logger } from '../../src/log';
-import { RestoreOutcome } from '../../protocol';
-import type { Sink, SinkFailure } from '../sinks/sink';
-import { pgConnArgs, psql, psqlOrThrow } from './pg-client';
+import type { SinkFailure } from '../sinks/sink';
+import { StagingSink } from './staging-sink';
+import { pgConnArgs, psqlOrThrow } from './pg-client';
 import { swapPostgres } from './pg-swap';
 import { pgIdent, sqlLiteral, stagingName, type RestoreTarget } from './target';
 import { describeExit, runTool, StreamingTool } from './tool';
@@ -22,12 +22,10 @@ import { describeExit, runTool, StreamingTool } from './tool';
 const MAX_HEAD_BYTES = 64 * 1024 * 1024;
 const CREATE_DATABASE = /^CREATE DATABASE (?:"(?:[^"]|"")+"|\S+)( WITH .*);$/m;
 
-type State = 'probing' | 'preparing' | 'streaming' | 'failed' | 'closed';
+type State = 'probing' | 'preparing' | 'streaming' | 'failed';
 
-export class PostgresRestoreSink implements Sink {
+export class PostgresRestoreSink extends StagingSink {
   readonly label: string;
-  detail: string | undefined;
-  restoreOutcome = RestoreOutcome.KeptOld;
   private state: State = 'probing';
   private head: Buffer[] = [];
   private headBytes = 0;
@@ -35,21 +33,15 @@ export class PostgresRestoreSink implements Sink {
   private restore: StreamingTool | null = null;
   private spool: fs.WriteStream | null = null;
   private readonly spoolPath: string;
-  private stagingCreated = false;
-  private failure: SinkFailure | null = null;
-  private failureCb: ((f: SinkFailure) => void) | null = null;
-  private drainCb: (() => void) | null = null;
-  private finishing = false;
-  private readonly notes: string[] = [];
   /** Settles when the restore is streaming or has failed. */
   private readonly started: Promise<void>;
   private markStarted!: () => void;
-  private prepared: Promise<void> = Promise.resolve();
 
   private readonly jobs: number;
 
   /** target.jobs is resolved by the preflight ('auto' streams if it is not). */
-  constructor(private readonly target: RestoreTarget, private readonly log: Logger) {
+  constructor(target: RestoreTarget, log: Logger) {
+    super(target, log);
     this.jobs = target.jobs === 'auto' ? 1 : target.jobs;
     this.label = `--restore postgres ${target.database}`;
     this.spoolPath = path.join(target.spoolDir, `dbcast-${target.database}-${process.pid}.spool`);
@@ -63,16 +55,22 @@ export class PostgresRestoreSink implements Sink {
     });
   }
 
-  private fail(message: string, exitCode = -1): void {
-    if (this.failure) return;
+  protected stopTools(): void {
     this.state = 'failed';
-    this.failure = { label: this.label, message: `${message}; ${this.target.database} left as it was`, exitCode };
     this.head = [];
     void this.probe.kill();
     void this.restore?.kill();
     this.spool?.destroy();
     this.markStarted();
-    this.failureCb?.(this.failure);
+  }
+
+  protected async releaseLocal(): Promise<void> {
+    await Promise.all([this.probe.kill(), this.restore?.kill()]);
+    await fs.promises.rm(this.spoolPath, { force: true });
+  }
+
+  protected async dropStaging(): Promise<void> {
+    await psqlOrThrow(this.target.conn, 'dropping the staging database', `DROP DATABASE IF EXISTS ${pgIdent(stagingName(this.target.database))} WITH (FORCE);`);
   }
 
   private async prepare(withClause: string): Promise<void> {
@@ -132,10 +130,6 @@ export class PostgresRestoreSink implements Sink {
     }
   }
 
-  onDrain(cb: () => void): void { this.drainCb = cb; }
-
-  onFailure(cb: (f: SinkFailure) => void): void { this.failureCb = cb; }
-
   async finish(): Promise<SinkFailure | null> {
     this.finishing = true;
     if (this.state === 'probing') this.probe.end(); // a tiny archive: the probe sees its end
@@ -158,34 +152,6 @@ export class PostgresRestoreSink implements Sink {
       await this.cleanup();
       return this.failure;
     }
-    try {
-      this.detail = [await swapPostgres(conn, database), ...this.notes].join('; ');
-      this.restoreOutcome = RestoreOutcome.Swapped;
-      this.state = 'closed';
-      this.stagingCreated = false;
-      await this.cleanup();
-      return null;
-    } catch (err) {
-      this.fail((err as Error).message);
-      await this.cleanup();
-      return this.failure;
-    }
-  }
-
-  async abort(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.fail('the stream was not verified');
-    await this.cleanup();
-  }
-
-  private async cleanup(): Promise<void> {
-    await Promise.all([this.probe.kill(), this.restore?.kill()]);
-    await this.prepared; // a CREATE DATABASE in flight must land before the drop
-    await fs.promises.rm(this.spoolPath, { force: true });
-    if (!this.stagingCreated) return;
-    this.stagingCreated = false;
-    const staging = stagingName(this.target.database);
-    const r = await psql(this.target.conn, `DROP DATABASE IF EXISTS ${pgIdent(staging)} WITH (FORCE);`);
-    if (r.code !== 0) this.log.error(`could not drop ${staging}: ${r.stderr} (the next run drops it)`);
+    return this.swapOrFail(() => swapPostgres(conn, database));
   }
 }

@@ -62,6 +62,16 @@ export function startPostgres(): Server {
   const [c2, a2] = asUser('postgres', findPgBin('pg_ctl') as string, ['-D', data, '-o', opts, '-l', path.join(dir, 'log'), '-w', 'start']);
   execFileSync(c2, a2, { stdio: 'ignore' });
   const env = { ...process.env, PGHOST: dir, PGPORT: String(port), PGUSER: 'postgres' };
+  let stopped = false;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    const [c3, a3] = asUser('postgres', findPgBin('pg_ctl') as string, ['-D', data, '-m', 'immediate', 'stop']);
+    spawnSync(c3, a3, { stdio: 'ignore' });
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  // Also when the test process dies before its teardown (a throw in before()): no server left behind.
+  process.once('exit', stop);
   return {
     host: dir, port, user: 'postgres',
     sql(db, sql) {
@@ -69,11 +79,7 @@ export function startPostgres(): Server {
       if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
       return r.stdout;
     },
-    stop() {
-      const [c3, a3] = asUser('postgres', findPgBin('pg_ctl') as string, ['-D', data, '-m', 'immediate', 'stop']);
-      spawnSync(c3, a3, { stdio: 'ignore' });
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
 
@@ -89,6 +95,14 @@ export async function startMariadb(): Promise<Server> {
     '--innodb-buffer-pool-size=256M', ...(isRoot ? ['--user=mysql'] : [])], { stdio: 'ignore' });
   const client = (db: string, sql: string) => spawnSync('mariadb', ['--no-defaults', `--socket=${sock}`, '-u', 'root', '--batch', '--skip-column-names', ...(db ? [db] : [])],
     { input: sql, encoding: 'utf8', maxBuffer: 256 << 20 });
+  let stopped = false;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    server.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', stop);
   for (let i = 0; i < 300; i++) {
     if (fs.existsSync(sock) && client('', 'SELECT 1').status === 0) break;
     await new Promise((r) => setTimeout(r, 100));
@@ -100,9 +114,6 @@ export async function startMariadb(): Promise<Server> {
       if (r.status !== 0) throw new Error(`mariadb: ${r.stderr}`);
       return r.stdout;
     },
-    stop() {
-      server.kill('SIGKILL');
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
