@@ -5,6 +5,7 @@
 //
 // Environment: BENCH_N=1,3,6 BENCH_LOSS=0,1,5 BENCH_MTU=1500,9000 BENCH_MIB=64 BENCH_REPS=3
 //              RATE=1gbit BENCH_TOOLS=dbcast,dbcast-key,udpcast,tcp BENCH_NAME=latest
+//              BENCH_DBCAST_ARGS="--payload-bytes 8948" (extra dbcast send flags, for A/B tuning runs)
 // dbcast-key is dbcast in keyed mode (--key-file): the cost of AES-256-GCM, same bed, same run.
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -24,6 +25,7 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const RATE = process.env.RATE ?? '1gbit';
 const TOOLS = list(process.env.BENCH_TOOLS, 'dbcast,dbcast-key,udpcast,tcp');
 const NAME = process.env.BENCH_NAME ?? 'latest';
+const DBCAST_EXTRA = list(process.env.BENCH_DBCAST_ARGS?.replace(/\s+/g, ','), '');
 const RUN_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SEC ?? 120) * 1000;
 
 // Compiled to dist/bench/: the project root is the nearest folder up with package.json.
@@ -82,8 +84,9 @@ async function runOnce(tool: string, bed: TestBed, mtu: number, input: string, h
     if (keyed && !fs.existsSync(keyFile)) { fs.writeFileSync(keyFile, randomBytes(32)); fs.chmodSync(keyFile, 0o600); }
     const common = ['--interface', 'e0', '--group', '239.77.1.1', '--port', '9500', '--job', 'bench', '--idle-timeout-sec', '10', ...(keyed ? ['--key-file', keyFile] : [])];
     receivers = bed.receivers.map((h, i) => timed(h.ns, [process.execPath, DBCAST, 'receive', ...common, '--name', `rx${i + 1}`, '--output', outs[i]], RUN_TIMEOUT_MS));
-    senderArgv = [process.execPath, DBCAST, 'send', ...common, '--min-receivers', String(n), '--payload-bytes', keyed ? String(Number(payload) - ENVELOPE_OVERHEAD_BYTES) : payload,
-      '--max-rate-mbps', String(rateBitsPerSec(RATE) / 1e6)];
+    senderArgv = [process.execPath, DBCAST, 'send', ...common, '--min-receivers', String(n),
+      ...(DBCAST_EXTRA.includes('--payload-bytes') ? [] : ['--payload-bytes', keyed ? String(Number(payload) - ENVELOPE_OVERHEAD_BYTES) : payload]),
+      '--max-rate-mbps', String(rateBitsPerSec(RATE) / 1e6), ...DBCAST_EXTRA];
     senderArgv = ['sh', '-c', `exec "$@" < ${input}`, 'sh', ...senderArgv];
   } else if (tool === 'udpcast') {
     const common = ['--interface', 'e0', '--nokbd', '--mcast-rdv-address', '239.77.1.9', '--portbase', '9600'];

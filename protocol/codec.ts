@@ -32,6 +32,10 @@ export interface HeartbeatPacket {
 export interface StatusPacket {
   type: PacketType.Status; sessionId: string;
   receiverId: number; deliveredOffset: number; contiguousOffset: number;
+  /** End of the highest packet received: what left the receiver's socket buffer. */
+  receivedEndOffset: number;
+  /** Bytes the sender may have in flight beyond receivedEndOffset without overflowing that buffer. */
+  flowWindowBytes: number;
   echoSenderTimeMs: number; holdMs: number; naks: ByteRange[];
 }
 export interface EndPacket {
@@ -132,9 +136,9 @@ export function encodePacket(p: Packet): Buffer {
     }
     case PacketType.Status: {
       if (p.naks.length > MAX_NAK_RANGES) throw new RangeError('too many NAK ranges');
-      const w = new Writer(p.type, p.sessionId, 4 + 8 + 8 + 8 + 4 + 2 + 16 * p.naks.length);
-      w.u32(p.receiverId); w.u64(p.deliveredOffset); w.u64(p.contiguousOffset);
-      w.time(p.echoSenderTimeMs); w.u32(p.holdMs); w.u16(p.naks.length);
+      const w = new Writer(p.type, p.sessionId, 4 + 8 + 8 + 8 + 4 + 8 + 4 + 2 + 16 * p.naks.length);
+      w.u32(p.receiverId); w.u64(p.deliveredOffset); w.u64(p.contiguousOffset); w.u64(p.receivedEndOffset);
+      w.u32(p.flowWindowBytes); w.time(p.echoSenderTimeMs); w.u32(p.holdMs); w.u16(p.naks.length);
       for (const r of p.naks) { w.u64(r.start); w.u64(r.end); }
       return w.finish();
     }
@@ -218,7 +222,7 @@ const fail = (reason: DecodeError): DecodeResult => ({ ok: false, reason });
 /** Fixed body sizes (without variable parts) per type. */
 const MIN_BODY: Record<PacketType, number> = {
   [PacketType.Announce]: 17, [PacketType.Join]: 21, [PacketType.Welcome]: 20, [PacketType.Data]: 9,
-  [PacketType.Heartbeat]: 17, [PacketType.Status]: 34, [PacketType.End]: 48, [PacketType.Done]: 23,
+  [PacketType.Heartbeat]: 17, [PacketType.Status]: 46, [PacketType.End]: 48, [PacketType.Done]: 23,
   [PacketType.DoneAck]: 4, [PacketType.Abort]: 3, [PacketType.Drop]: 5,
 };
 
@@ -279,10 +283,10 @@ function decodeBody(type: PacketType, sessionId: string, r: Reader): Packet | De
       return { type, sessionId, sentEndOffset, senderTimeMs, job };
     }
     case PacketType.Status: {
-      const receiverId = r.u32(); const deliveredOffset = r.u64(); const contiguousOffset = r.u64();
-      const echoSenderTimeMs = r.u64(); const holdMs = r.u32(); const count = r.u16();
-      if ([deliveredOffset, contiguousOffset, echoSenderTimeMs].some(Number.isNaN)) return 'offset-too-large';
-      if (deliveredOffset > contiguousOffset) return 'bad-field';
+      const receiverId = r.u32(); const deliveredOffset = r.u64(); const contiguousOffset = r.u64(); const receivedEndOffset = r.u64();
+      const flowWindowBytes = r.u32(); const echoSenderTimeMs = r.u64(); const holdMs = r.u32(); const count = r.u16();
+      if ([deliveredOffset, contiguousOffset, receivedEndOffset, echoSenderTimeMs].some(Number.isNaN)) return 'offset-too-large';
+      if (deliveredOffset > contiguousOffset || contiguousOffset > receivedEndOffset || flowWindowBytes === 0) return 'bad-field';
       if (count > MAX_NAK_RANGES) return 'too-many-ranges';
       if (r.left() !== count * 16) return 'bad-length';
       const naks: ByteRange[] = [];
@@ -295,7 +299,7 @@ function decodeBody(type: PacketType, sessionId: string, r: Reader): Packet | De
         prevEnd = end;
         naks.push({ start, end });
       }
-      return { type, sessionId, receiverId, deliveredOffset, contiguousOffset, echoSenderTimeMs, holdMs, naks };
+      return { type, sessionId, receiverId, deliveredOffset, contiguousOffset, receivedEndOffset, flowWindowBytes, echoSenderTimeMs, holdMs, naks };
     }
     case PacketType.End: {
       const totalBytes = r.u64(); const sha256 = Buffer.from(r.bytes(SHA256_BYTES)); const senderTimeMs = r.u64();

@@ -2,7 +2,8 @@
 
 export const MAGIC0 = 0x44; // 'D'
 export const MAGIC1 = 0x43; // 'C'
-export const PROTOCOL_VERSION = 1;
+// 2: STATUS carries the highest offset received and the receiver's flow window.
+export const PROTOCOL_VERSION = 2;
 
 /** magic(2) version(1) type(1) sessionId(8) */
 export const HEADER_BYTES = 12;
@@ -39,6 +40,12 @@ export const MAX_JOB_BYTES = 64;
 export const MAX_DETAIL_BYTES = 255;
 export const MAX_ABORT_MESSAGE_BYTES = 512;
 export const MAX_NAK_RANGES = 64;
+/** Flow window a receiver advertises when it is not told its socket buffer (tests, simulation). */
+export const DEFAULT_FLOW_WINDOW_BYTES = 2 * 1024 * 1024;
+/** What the sender assumes of a receiver until its first STATUS: one round trip's worth at most. */
+export const INITIAL_FLOW_WINDOW_BYTES = 256 * 1024;
+/** The sender never lets a receiver's advertised flow window go below this. */
+export const MIN_FLOW_WINDOW_BYTES = 64 * 1024;
 /** Offsets must stay exact in a JS number. */
 export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 export const SHA256_BYTES = 32;

@@ -2,7 +2,7 @@
 // in order through pollDelivery, control packets out through pollTransmit, time passed in.
 import { createHash, type Hash } from 'crypto';
 import {
-  ABORT_REASON_NAMES, DROP_REASON_NAMES, DoneStatus, DropReason, MAX_DETAIL_BYTES, MAX_NAK_RANGES, PacketType, RestoreOutcome,
+  ABORT_REASON_NAMES, DEFAULT_FLOW_WINDOW_BYTES, DROP_REASON_NAMES, DoneStatus, DropReason, MAX_DETAIL_BYTES, MAX_NAK_RANGES, PacketType, RestoreOutcome,
 } from './constants';
 import { clipUtf8, decodePacket, encodePacket, type DataPacket, type Packet } from './codec';
 import {
@@ -31,6 +31,9 @@ export interface ReceiverSessionConfig {
   doneWaitMs: number;
   /** Shortest gap between two STATUS packets when a new loss asks for one at once. */
   nakMinIntervalMs: number;
+  /** What the sender may have in flight beyond what this receiver has read: a share of the
+   *  socket's receive buffer, so a receiver short of CPU slows the sender instead of overflowing. */
+  flowWindowBytes?: number;
 }
 
 export const RECEIVER_TIMING_DEFAULTS = {
@@ -111,6 +114,8 @@ export class ReceiverSession {
   private lastStatusMs = -Infinity;
   private statusDue = false;
   private deliveredAtLastStatus = 0;
+  private receivedAtLastStatus = 0;
+  private readonly flowWindowBytes: number;
   private echoSenderTimeMs = 0;
   private echoReceivedAtMs = 0;
 
@@ -123,6 +128,7 @@ export class ReceiverSession {
   private doneConfirmed = false;
 
   constructor(private readonly cfg: ReceiverSessionConfig, nowMs: number) {
+    this.flowWindowBytes = Math.max(1, Math.min(0xffffffff, Math.floor(cfg.flowWindowBytes ?? DEFAULT_FLOW_WINDOW_BYTES)));
     this.createdAtMs = nowMs;
   }
 
@@ -275,7 +281,11 @@ export class ReceiverSession {
       this.repairsRequested += Math.ceil((p.offset - this.highestEnd) / Math.max(1, this.payloadBytes));
       this.statusDue = true;
     }
-    if (end > this.highestEnd) this.highestEnd = end;
+    if (end > this.highestEnd) {
+      this.highestEnd = end;
+      // Acknowledge reading early enough that the sender never waits on the flow window.
+      if (end - this.receivedAtLastStatus >= this.flowWindowBytes / 4) this.statusDue = true;
+    }
     if (p.offset === this.contiguousOffset) {
       let next = this.store.get(this.contiguousOffset);
       while (next) {
@@ -404,10 +414,12 @@ export class ReceiverSession {
         this.lastStatusMs = nowMs;
         this.statusDue = false;
         this.deliveredAtLastStatus = this.deliveredOffset;
+        this.receivedAtLastStatus = Math.max(this.highestEnd, this.contiguousOffset);
         const knownEnd = Math.max(this.highestEnd, this.sentEndOffset, this.totalBytes ?? 0);
         return { to: this.sender, bytes: encodePacket({
           type: PacketType.Status, sessionId: sid, receiverId: this.cfg.receiverId,
           deliveredOffset: this.deliveredOffset, contiguousOffset: this.contiguousOffset,
+          receivedEndOffset: this.receivedAtLastStatus, flowWindowBytes: this.flowWindowBytes,
           echoSenderTimeMs: this.echoSenderTimeMs, holdMs: Math.max(0, Math.round(nowMs - this.echoReceivedAtMs)),
           naks: this.ahead.gaps(this.contiguousOffset, knownEnd, MAX_NAK_RANGES),
         }) };

@@ -2,7 +2,7 @@
 // pollTransmit, time passed in as nowMs. One instance per transfer (session).
 import { createHash, type Hash } from 'crypto';
 import {
-  ABORT_REASON_NAMES, AbortReason, DATA_OVERHEAD_BYTES, DONE_STATUS_NAMES, DROP_REASON_NAMES,
+  ABORT_REASON_NAMES, AbortReason, DATA_OVERHEAD_BYTES, INITIAL_FLOW_WINDOW_BYTES, DONE_STATUS_NAMES, MIN_FLOW_WINDOW_BYTES, DROP_REASON_NAMES,
   DoneStatus, DropReason, IP_UDP_OVERHEAD_BYTES, MAX_ABORT_MESSAGE_BYTES, PacketType, RESTORE_OUTCOME_NAMES,
 } from './constants';
 import {
@@ -78,6 +78,9 @@ interface ReceiverEntry {
   lastHeardMs: number;
   deliveredOffset: number;
   contiguousOffset: number;
+  /** Flow control: what it has read off its socket, and how much more its buffer takes. */
+  receivedEndOffset: number;
+  flowWindowBytes: number;
   holdingSinceMs: number | null;
   lastDropSentMs: number;
   finishedAtMs: number | null;
@@ -160,6 +163,8 @@ export class SenderSession {
   private nextNew = 0;
   private sentEndOffset = 0;
   private baseOffset = 0;
+  /** New data may go out up to here: the slowest live receiver's read point plus its flow window. */
+  private flowLimitOffset = Infinity;
   private readonly repairQueue: WindowPacket[] = [];
   private repairHead = 0;
 
@@ -273,6 +278,7 @@ export class SenderSession {
     const r: ReceiverEntry = {
       id: p.receiverId, name: p.name, endpoint: { ...from }, state: 'live', joinedAtMs: nowMs,
       lastHeardMs: nowMs, deliveredOffset: 0, contiguousOffset: 0, holdingSinceMs: null,
+      receivedEndOffset: 0, flowWindowBytes: this.clampFlowWindow(INITIAL_FLOW_WINDOW_BYTES),
       lastDropSentMs: -Infinity, finishedAtMs: null, done: null, dropReason: null, nakPackets: 0,
       clockOffsetMs: null,
     };
@@ -320,8 +326,11 @@ export class SenderSession {
     const advanced = p.deliveredOffset > r.deliveredOffset;
     r.deliveredOffset = Math.max(r.deliveredOffset, p.deliveredOffset);
     r.contiguousOffset = Math.max(r.contiguousOffset, p.contiguousOffset);
+    // STATUS packets can arrive out of order: the read point only moves forward.
+    r.receivedEndOffset = Math.max(r.receivedEndOffset, Math.min(p.receivedEndOffset, this.sentEndOffset));
+    r.flowWindowBytes = this.clampFlowWindow(p.flowWindowBytes);
     for (const range of p.naks) this.queueRepairs(r, range.start, Math.min(range.end, this.sentEndOffset), nowMs);
-    if (advanced) this.recomputeBase();
+    if (advanced) this.recomputeBase(); else this.recomputeFlow();
   }
 
   private handleDone(p: DonePacket, from: Endpoint, nowMs: number): void {
@@ -389,6 +398,7 @@ export class SenderSession {
   }
 
   private recomputeBase(): void {
+    this.recomputeFlow();
     let base = Infinity;
     for (const r of this.receivers.values()) if (r.state === 'live') base = Math.min(base, r.deliveredOffset);
     if (base === Infinity) return; // nobody left: advance() decides what happens
@@ -406,6 +416,21 @@ export class SenderSession {
     }
   }
 
+  private clampFlowWindow(bytes: number): number {
+    return Math.min(this.cfg.windowBytes, Math.max(MIN_FLOW_WINDOW_BYTES, this.cfg.payloadBytes, bytes));
+  }
+
+  private recomputeFlow(): void {
+    let limit = Infinity;
+    for (const r of this.receivers.values()) {
+      if (r.state === 'live') limit = Math.min(limit, r.receivedEndOffset + r.flowWindowBytes);
+    }
+    this.flowLimitOffset = limit;
+  }
+
+  /** New data waits while the slowest receiver's socket buffer could not take it. */
+  private flowBlocked(p: WindowPacket): boolean { return p.offset + p.length > this.flowLimitOffset; }
+
   private countLive(): number {
     let n = 0;
     for (const r of this.receivers.values()) if (r.state === 'live') n++;
@@ -418,6 +443,7 @@ export class SenderSession {
     this.state = 'sending';
     this.startedAtMs = nowMs;
     this.nextHeartbeatMs = nowMs;
+    this.recomputeFlow();
     this.events.push({ type: 'started', receivers: this.countLive() });
   }
 
@@ -546,6 +572,7 @@ export class SenderSession {
       if (this.nextNew >= this.window.length && this.pendingBytes > 0 && nowMs - this.lastInputMs >= this.cfg.flushAfterMs) this.packetize(true);
       if (this.nextNew >= this.window.length) return null;
       p = this.window[this.nextNew];
+      if (this.flowBlocked(p)) return null; // the next STATUS unblocks it
     }
     const wire = p.encoded.length + IP_UDP_OVERHEAD_BYTES;
     if (this.rate.waitMs(wire, nowMs) > 0) return null;
@@ -579,9 +606,10 @@ export class SenderSession {
       case 'sending':
       case 'ending': {
         consider(this.nextHeartbeatMs);
-        const p = this.nextRepair() ?? (this.nextNew < this.window.length ? this.window[this.nextNew] : null);
+        const next = this.nextNew < this.window.length ? this.window[this.nextNew] : null;
+        const p = this.nextRepair() ?? (next && !this.flowBlocked(next) ? next : null);
         if (p) consider(nowMs + this.rate.waitMs(p.encoded.length + IP_UDP_OVERHEAD_BYTES, nowMs));
-        else if (this.pendingBytes > 0) consider(this.lastInputMs + this.cfg.flushAfterMs);
+        else if (!next && this.pendingBytes > 0) consider(this.lastInputMs + this.cfg.flushAfterMs);
         break;
       }
       case 'aborting':

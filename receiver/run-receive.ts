@@ -67,6 +67,9 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   await bindSocket(dataSock, opts.port, opts.group);
   dataSock.addMembership(opts.group, opts.interfaceAddress);
   enlargeBuffers(dataSock, SOCKET_BUFFER_BYTES);
+  // A quarter of what the kernel granted (it counts its own overhead per datagram too): the
+  // sender keeps no more than that in flight beyond what this receiver has read.
+  const flowWindowBytes = Math.floor(dataSock.getRecvBufferSize() / 4);
   const ctrlSock = dgram.createSocket({ type: 'udp4' });
   await bindSocket(ctrlSock, 0, opts.interfaceAddress);
 
@@ -75,7 +78,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   const link = wire(opts.key, receiverId);
   const session = new ReceiverSession({
     ...RECEIVER_TIMING_DEFAULTS,
-    receiverId, name: opts.name, job: opts.job,
+    receiverId, name: opts.name, job: opts.job, flowWindowBytes,
     maxWindowBytes: opts.maxWindowBytes, startTimeoutMs: opts.startTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
     ...(opts.senderAddress ? { senderAddress: opts.senderAddress } : {}),
   }, nowMs());
@@ -133,10 +136,10 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
       while (sinks.ready && sinks.anyLive && n < DELIVER_BATCH) {
         const chunk = session.pollDelivery(now);
         if (!chunk) break;
-        sinks.write(chunk);
+        sinks.write(chunk, now);
         n++;
       }
-      sinks.flush();
+      sinks.flush(now);
       if (n === DELIVER_BATCH) kick();
       if (session.isVerified && !finalizing) {
         log.info(`stream verified (${session.bytesDelivered} bytes); finishing sinks`);
@@ -160,7 +163,8 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     // Data can arrive before a lost WELCOME is repeated: sinks open on first need too.
     if (!sinks && !preflightFailure && session.bytesReady > 0) sinks = openSinks();
     if (session.isFinished) { finish(); return; }
-    driver.arm(Math.min(session.pollTimeoutMs(nowMs()), 100));
+    const later = nowMs();
+    driver.arm(Math.min(session.pollTimeoutMs(later), sinks ? sinks.flushDueInMs(later) : Infinity, 100));
   };
   const driver = new Driver(run, nowMs);
   const kick = driver.kick;

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { randomBytes } from 'crypto';
 import {
-  AbortReason, DoneStatus, DropReason, MAX_NAK_RANGES, PacketType, RestoreOutcome, crc32, crc32Package, decodePacket,
+  AbortReason, DoneStatus, DropReason, MAX_NAK_RANGES, PROTOCOL_VERSION, PacketType, RestoreOutcome, crc32, crc32Package, decodePacket,
   encodeDataPacket, encodePacket, type Packet,
 } from '../protocol';
 
@@ -14,7 +14,7 @@ const samples: Packet[] = [
   { type: PacketType.Welcome, sessionId: sid, receiverId: 7, echoReceiverTimeMs: 5, senderTimeMs: 6 },
   { type: PacketType.Data, sessionId: sid, offset: 2 ** 40 + 3, payload: randomBytes(1448) },
   { type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: 2 ** 52, senderTimeMs: 9, job: '' },
-  { type: PacketType.Status, sessionId: sid, receiverId: 1, deliveredOffset: 10, contiguousOffset: 20, echoSenderTimeMs: 3, holdMs: 4, naks: [{ start: 30, end: 40 }, { start: 50, end: 2 ** 50 }] },
+  { type: PacketType.Status, sessionId: sid, receiverId: 1, deliveredOffset: 10, contiguousOffset: 20, receivedEndOffset: 60, flowWindowBytes: 1 << 21, echoSenderTimeMs: 3, holdMs: 4, naks: [{ start: 30, end: 40 }, { start: 50, end: 2 ** 50 }] },
   { type: PacketType.End, sessionId: sid, totalBytes: 123456789, sha256: randomBytes(32), senderTimeMs: 1 },
   { type: PacketType.Done, sessionId: sid, receiverId: 2, status: DoneStatus.SinkFailed, restoreOutcome: RestoreOutcome.KeptOld, bytes: 99, sinkExitCode: 1, repairsRequested: 12, detail: 'pg_restore: error: could not execute query' },
   { type: PacketType.DoneAck, sessionId: sid, receiverId: 3 },
@@ -80,8 +80,10 @@ t.test('trailing bytes, oversized and garbage are rejected with reasons', async 
   t.same(decodePacket(Buffer.alloc(70_000)), { ok: false, reason: 'too-long' });
   t.same(decodePacket(Buffer.alloc(3)), { ok: false, reason: 'too-short' });
   t.same(decodePacket(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')), { ok: false, reason: 'bad-magic' });
-  const v2 = Buffer.from(good); v2[2] = 2;
-  t.same(decodePacket(v2), { ok: false, reason: 'bad-version' });
+  for (const version of [PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1]) {
+    const other = Buffer.from(good); other[2] = version;
+    t.same(decodePacket(reseal(other)), { ok: false, reason: 'bad-version' }, `version ${version}`);
+  }
   for (let i = 0; i < 2000; i++) {
     const junk = randomBytes(1 + (i % 200));
     t.notOk(decodePacket(junk).ok, 'random bytes');
@@ -111,8 +113,12 @@ t.test('well-sealed but invalid fields are rejected', async (t) => {
   t.same(decodePacket(status([{ start: 10, end: 30 }])), { ok: false, reason: 'bad-range' }, 'range below contiguous');
   t.same(decodePacket(status([{ start: 30, end: 50 }, { start: 40, end: 60 }])), { ok: false, reason: 'bad-range' }, 'overlapping ranges');
   t.same(decodePacket(status([], 5)), { ok: false, reason: 'bad-field' }, 'delivered beyond contiguous');
+  const statusWith = (fields: { receivedEndOffset?: number; flowWindowBytes?: number }): Buffer =>
+    Buffer.from(encodePacket({ ...(samples[5] as Extract<Packet, { type: PacketType.Status }>), naks: [], ...fields }));
+  t.same(decodePacket(statusWith({ receivedEndOffset: 19 })), { ok: false, reason: 'bad-field' }, 'received end below contiguous');
+  t.same(decodePacket(statusWith({ flowWindowBytes: 0 })), { ok: false, reason: 'bad-field' }, 'empty flow window');
   const many = status(Array.from({ length: MAX_NAK_RANGES }, (_, i) => ({ start: 100 + 10 * i, end: 105 + 10 * i })));
-  many.writeUInt16BE(MAX_NAK_RANGES + 1, 12 + 32);
+  many.writeUInt16BE(MAX_NAK_RANGES + 1, 12 + 44);
   t.same(decodePacket(reseal(many)), { ok: false, reason: 'too-many-ranges' });
   t.throws(() => encodePacket({ ...(samples[5] as Extract<Packet, { type: PacketType.Status }>), naks: Array.from({ length: MAX_NAK_RANGES + 1 }, (_, i) => ({ start: 100 + 10 * i, end: 105 + 10 * i })) }), 'the encoder refuses too many ranges');
 

@@ -2,6 +2,11 @@
 // (a failed restore must not stop the archive copy); the slowest live sink sets the pace.
 import type { Sink, SinkFailure, Verified } from './sink';
 
+/** Writes are gathered up to this size... */
+const FLUSH_BYTES = 512 * 1024;
+/** ...or this age, so a slow trickle still reaches the sinks promptly. */
+const FLUSH_AFTER_MS = 20;
+
 export class Fanout {
   private readonly live = new Set<Sink>();
   private readonly waiting = new Set<Sink>();
@@ -24,20 +29,36 @@ export class Fanout {
   get anyLive(): boolean { return this.live.size > 0; }
 
   private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private pendingSinceMs = 0;
 
-  /** Queue a chunk; flush() hands the queue to the sinks as one write (fewer syscalls). */
-  write(chunk: Buffer): void { this.pending.push(chunk); }
+  /** Queue a chunk; flush() hands the queue to the sinks as one write. */
+  write(chunk: Buffer, nowMs: number): void {
+    if (this.pendingBytes === 0) this.pendingSinceMs = nowMs;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+  }
 
-  flush(): void {
-    if (this.pending.length === 0) return;
-    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+  /** Ms until flush() would write what is queued; Infinity when nothing is. */
+  flushDueInMs(nowMs: number): number {
+    return this.pendingBytes === 0 ? Infinity : Math.max(0, this.pendingSinceMs + FLUSH_AFTER_MS - nowMs);
+  }
+
+  /** Hand the queue to the sinks once it is big or old enough (or at once with force). A
+   *  write per datagram or per wake-up costs a thread-pool round trip each: on a receiver
+   *  short of CPU that, not the data, was most of its time. */
+  flush(nowMs: number, force = false): void {
+    if (this.pendingBytes === 0) return;
+    if (!force && this.pendingBytes < FLUSH_BYTES && nowMs - this.pendingSinceMs < FLUSH_AFTER_MS) return;
+    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
+    this.pendingBytes = 0;
     for (const s of this.live) if (!s.write(data)) this.waiting.add(s);
   }
 
   /** Finish every sink; failures of any sink are returned (and collected). */
   async finish(verified: Verified): Promise<SinkFailure[]> {
-    this.flush();
+    this.flush(0, true);
     // Failed sinks finish too: a pipe's exit status is known only once it exited.
     const results = await Promise.all(this.sinks.map((s) => s.finish(verified)));
     for (const f of results) {

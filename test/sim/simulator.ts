@@ -257,7 +257,7 @@ export function runScenario(sc: Scenario): SimResult {
       encodePacket({ type: PacketType.Drop, sessionId: sid, receiverId: (0x1000 + rng.int(0, rx.length - 1) * 7919) >>> 0, reason: DropReason.Silent }),
       encodePacket({ type: PacketType.DoneAck, sessionId: sid, receiverId: 0x1000 }),
       encodePacket({ type: PacketType.Join, sessionId: sid, receiverId: rng.int(1, 0xffffffff), receiverTimeMs: now, echoSenderTimeMs: now, name: 'intruder' }),
-      encodePacket({ type: PacketType.Status, sessionId: sid, receiverId: 0x1000, deliveredOffset: 1 << 30, contiguousOffset: 1 << 30, echoSenderTimeMs: now, holdMs: 0, naks: [] }),
+      encodePacket({ type: PacketType.Status, sessionId: sid, receiverId: 0x1000, deliveredOffset: 1 << 30, contiguousOffset: 1 << 30, receivedEndOffset: 1 << 30, flowWindowBytes: 1 << 20, echoSenderTimeMs: now, holdMs: 0, naks: [] }),
       encodeDataPacket(sid, 0, [rng.bytes(64)], 64),
       encodePacket({ type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: 1 << 30, senderTimeMs: now, job: 'sim' }),
     ].map((b) => Buffer.from(b));
