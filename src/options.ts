@@ -10,7 +10,7 @@ import {
 import * as fs from 'fs';
 import * as path from 'path';
 import { readKeyFile } from './key-file';
-import { resolveInterface } from './net';
+import { interfaceMtu, outgoingInterface, resolveInterface } from './net';
 import { UsageError } from './usage-error';
 
 type Raw = Record<string, unknown>;
@@ -116,17 +116,32 @@ function receiverNames(raw: Raw): string[] | undefined {
   return names;
 }
 
+/** Largest datagram the automatic payload size aims for: a 9000-byte (jumbo) MTU. */
+const AUTO_MTU_CAP = 9000;
+
+/** Payload that fills one frame of the outgoing interface's MTU (no IP fragmentation: a lost
+ *  fragment loses the whole datagram, and half-reassembled datagrams fill the receivers' kernel
+ *  reassembly memory under loss). 1500-byte MTU when the interface cannot be told. */
+function autoPayloadBytes(interfaceAddress: string | undefined, group: string, envelopeBytes: number): number {
+  const name = outgoingInterface(interfaceAddress, group);
+  const mtu = Math.min(AUTO_MTU_CAP, (name !== null ? interfaceMtu(name) : null) ?? 1500);
+  return Math.max(MIN_PAYLOAD_BYTES, DEFAULT_PAYLOAD_BYTES + (mtu - 1500) - envelopeBytes);
+}
+
 export function parseSendOptions(raw: Raw): SendOptions {
+  const base = common(raw);
   const allowedNames = receiverNames(raw);
   const minReceivers = num(raw, 'min-receivers', allowedNames?.length ?? 1, 1, allowedNames?.length ?? 256, true);
   const windowBytes = num(raw, 'window-mib', 64, 1, 1024, false) * MIB;
   // The envelope adds bytes to every datagram: keep the default inside a 1500-byte MTU.
   const keyed = raw['key-file'] !== undefined;
-  const payloadBytes = num(raw, 'payload-bytes', DEFAULT_PAYLOAD_BYTES - (keyed ? ENVELOPE_OVERHEAD_BYTES : 0), MIN_PAYLOAD_BYTES,
-    MAX_PAYLOAD_BYTES - (keyed ? ENVELOPE_OVERHEAD_BYTES : 0), true);
+  const envelopeBytes = keyed ? ENVELOPE_OVERHEAD_BYTES : 0;
+  const payloadBytes = raw['payload-bytes'] === undefined || raw['payload-bytes'] === 'auto'
+    ? autoPayloadBytes(base.interfaceAddress, base.group, envelopeBytes)
+    : num(raw, 'payload-bytes', DEFAULT_PAYLOAD_BYTES - envelopeBytes, MIN_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES - envelopeBytes, true);
   if (payloadBytes * 4 > windowBytes) throw new UsageError('window-mib', `at least 4 packets (${payloadBytes * 4} bytes)`, raw['window-mib']);
   return {
-    ...common(raw),
+    ...base,
     command: text(raw, 'command', undefined, 64 * 1024),
     ttl: num(raw, 'ttl', 1, 0, 255, true),
     minReceivers,

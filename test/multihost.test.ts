@@ -75,9 +75,18 @@ function run(): void {
     allOk(t, r);
   });
 
-  t.test('MTU 9000 with 8948-byte payloads', async (t) => {
-    const r = await transfer(t, 'd', { bed: { receivers: 3, mtu: 9000, lossPercent: [], rate: '1gbit' }, mib: 32, sendArgs: ['--payload-bytes', '8948'] });
+  t.test('MTU 9000: the default payload fills a jumbo frame (read off the interface)', async (t) => {
+    const r = await transfer(t, 'd', { bed: { receivers: 3, mtu: 9000, lossPercent: [], rate: '1gbit' }, mib: 32 });
     allOk(t, r);
+    const perPacket = r.report.totalBytes / r.report.dataPacketsSent;
+    t.ok(perPacket > 8900 && perPacket <= 8948, `${perPacket.toFixed(0)} payload bytes per data packet`);
+  });
+
+  t.test('MTU 1500: the default payload fits a standard frame', async (t) => {
+    const r = await transfer(t, 'd2', { bed: { receivers: 1, mtu: 1500, lossPercent: [], rate: '1gbit' }, mib: 4 });
+    allOk(t, r);
+    const perPacket = r.report.totalBytes / r.report.dataPacketsSent;
+    t.ok(perPacket > 1400 && perPacket <= 1448, `${perPacket.toFixed(0)} payload bytes per data packet`);
   });
 
   t.test('a receiver killed mid-transfer is dropped; the others finish', async (t) => {
