@@ -11,6 +11,11 @@ export const HEADER_BYTES = 12;
 export const TRAILER_BYTES = 4;
 /** IPv4 (20) + UDP (8) headers, for sizing datagrams against a link MTU. */
 export const IP_UDP_OVERHEAD_BYTES = 28;
+/** What an Ethernet frame costs beyond its IP packet: header 14, FCS 4, preamble 8, gap 12.
+ *  The rate limit counts these, so 1000 Mbit/s fits a gigabit link instead of overrunning it. */
+export const LINK_FRAMING_BYTES = 38;
+/** Bytes a datagram occupies on an Ethernet wire. */
+export const frameBytes = (datagramBytes: number): number => datagramBytes + IP_UDP_OVERHEAD_BYTES + LINK_FRAMING_BYTES;
 
 export enum PacketType {
   Announce = 1,

@@ -3,7 +3,7 @@
 import { createHash, type Hash } from 'crypto';
 import {
   ABORT_REASON_NAMES, AbortReason, DATA_OVERHEAD_BYTES, INITIAL_FLOW_WINDOW_BYTES, DONE_STATUS_NAMES, MIN_FLOW_WINDOW_BYTES, DROP_REASON_NAMES,
-  DoneStatus, DropReason, IP_UDP_OVERHEAD_BYTES, MAX_ABORT_MESSAGE_BYTES, PacketType, RESTORE_OUTCOME_NAMES,
+  DoneStatus, DropReason, frameBytes, MAX_ABORT_MESSAGE_BYTES, PacketType, RESTORE_OUTCOME_NAMES,
 } from './constants';
 import {
   clipUtf8, decodePacket, encodeDataPacket, encodePacket, type DonePacket, type JoinPacket,
@@ -186,7 +186,7 @@ export class SenderSession {
     this.createdAtMs = nowMs;
     this.lastInputMs = nowMs;
     this.nextAnnounceMs = nowMs;
-    const wireBytes = cfg.payloadBytes + DATA_OVERHEAD_BYTES + IP_UDP_OVERHEAD_BYTES;
+    const wireBytes = frameBytes(cfg.payloadBytes + DATA_OVERHEAD_BYTES);
     this.rate = new RateControl({
       maxRateBitsPerSec: cfg.maxRateBitsPerSec,
       minRateFraction: 1 / 16,
@@ -574,7 +574,7 @@ export class SenderSession {
       p = this.window[this.nextNew];
       if (this.flowBlocked(p)) return null; // the next STATUS unblocks it
     }
-    const wire = p.encoded.length + IP_UDP_OVERHEAD_BYTES;
+    const wire = frameBytes(p.encoded.length);
     if (this.rate.waitMs(wire, nowMs) > 0) return null;
     this.rate.handleSent(wire, repair !== null, nowMs);
     if (repair) {
@@ -608,7 +608,7 @@ export class SenderSession {
         consider(this.nextHeartbeatMs);
         const next = this.nextNew < this.window.length ? this.window[this.nextNew] : null;
         const p = this.nextRepair() ?? (next && !this.flowBlocked(next) ? next : null);
-        if (p) consider(nowMs + this.rate.waitMs(p.encoded.length + IP_UDP_OVERHEAD_BYTES, nowMs));
+        if (p) consider(nowMs + this.rate.waitMs(frameBytes(p.encoded.length), nowMs));
         else if (!next && this.pendingBytes > 0) consider(this.lastInputMs + this.cfg.flushAfterMs);
         break;
       }

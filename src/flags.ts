@@ -19,7 +19,7 @@ export const SEND = {
   'min-wait-sec': { type: 'string', describe: 'after the first join, wait at least this long for more [0]' },
   'max-wait-sec': { type: 'string', describe: 'stop waiting for --min-receivers after this long; 0 = forever [0]' },
   'max-wait-min-receivers': { type: 'string', describe: 'at --max-wait-sec, start if at least this many joined [--min-receivers]' },
-  'max-rate-mbps': { type: 'string', describe: 'maximum send rate, megabits per second [1000]' },
+  'max-rate-mbps': { type: 'string', describe: 'maximum send rate, megabits per second of Ethernet frames (headers, preamble and gap counted) [1000]' },
   'payload-bytes': { type: 'string', describe: 'data bytes per datagram, or auto [auto: fills one frame of the outgoing interface\'s MTU (at most 9000): 1448 at MTU 1500, 8948 at 9000]' },
   'window-mib': { type: 'string', describe: 'unacknowledged data kept for repairs, MiB [64]' },
   'drop-after-sec': { type: 'string', describe: 'drop a receiver that stays over half a window behind the fastest this long; 0 = never [0]' },
