@@ -3,7 +3,7 @@
 // own bed; tools alternate within a cell; every run is checked by SHA-256 on every receiver
 // (a wrong or missing output scores 0). Writes bench/results/latest.{md,json,svg,png}.
 //
-// Environment: BENCH_N=1,3,6 BENCH_LOSS=0,1,5 BENCH_MTU=1500,9000 BENCH_MIB=64 BENCH_REPS=3
+// Environment: BENCH_N=1,3,6 BENCH_LOSS=0,1,5 BENCH_MTU=1500,9000 BENCH_MIB=256 BENCH_REPS=3
 //              RATE=1gbit BENCH_TOOLS=dbcast,dbcast-key,udpcast,tcp BENCH_NAME=latest
 //              BENCH_DBCAST_ARGS="--payload-bytes 1448" (extra dbcast send flags, for A/B tuning runs;
 //              without it dbcast runs in its default configuration)
@@ -20,13 +20,13 @@ const list = (v: string | undefined, def: string): string[] => (v ?? def).split(
 const NS = list(process.env.BENCH_N, '1,3,6').map(Number);
 const LOSS = list(process.env.BENCH_LOSS, '0,1,5').map(Number);
 const MTUS = list(process.env.BENCH_MTU, '1500,9000').map(Number);
-const MIB = Number(process.env.BENCH_MIB ?? 64);
+const MIB = Number(process.env.BENCH_MIB ?? 256);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const RATE = process.env.RATE ?? '1gbit';
 const TOOLS = list(process.env.BENCH_TOOLS, 'dbcast,dbcast-key,udpcast,tcp');
 const NAME = process.env.BENCH_NAME ?? 'latest';
 const DBCAST_EXTRA = list(process.env.BENCH_DBCAST_ARGS?.replace(/\s+/g, ','), '');
-const RUN_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SEC ?? 120) * 1000;
+const RUN_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SEC ?? 90) * 1000;
 
 // Compiled to dist/bench/: the project root is the nearest folder up with package.json.
 const ROOT = [path.resolve(__dirname, '..'), path.resolve(__dirname, '..', '..')].find((d) => fs.existsSync(path.join(d, 'package.json'))) as string;
