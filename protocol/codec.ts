@@ -73,8 +73,8 @@ export const SESSION_ID_HEX_CHARS = 16;
 class Writer {
   readonly buf: Buffer;
   pos = HEADER_BYTES;
-  constructor(type: PacketType, sessionId: string, bodyBytes: number) {
-    this.buf = Buffer.allocUnsafe(HEADER_BYTES + bodyBytes + TRAILER_BYTES);
+  constructor(type: PacketType, sessionId: string, bodyBytes: number, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe) {
+    this.buf = alloc(HEADER_BYTES + bodyBytes + TRAILER_BYTES);
     this.buf[0] = MAGIC0; this.buf[1] = MAGIC1; this.buf[2] = PROTOCOL_VERSION; this.buf[3] = type;
     if (this.buf.write(sessionId, 4, 8, 'hex') !== 8) throw new RangeError('session id must be 16 hex digits');
   }
@@ -174,9 +174,12 @@ export function encodePacket(p: Packet): Buffer {
   }
 }
 
-/** DATA packet built straight from input chunks (one copy: the sender's hot path). */
-export function encodeDataPacket(sessionId: string, offset: number, parts: readonly Buffer[], length: number): Buffer {
-  const w = new Writer(PacketType.Data, sessionId, 8 + length);
+/**
+ * DATA packet built straight from input chunks (one copy: the sender's hot path). `alloc` lets the
+ * sender carve packets out of slabs (see PacketSlab).
+ */
+export function encodeDataPacket(sessionId: string, offset: number, parts: readonly Buffer[], length: number, alloc?: (bytes: number) => Buffer): Buffer {
+  const w = new Writer(PacketType.Data, sessionId, 8 + length, alloc);
   w.u64(offset);
   for (const part of parts) w.bytes(part);
   return w.finish();

@@ -37,6 +37,8 @@ export const DATA_OVERHEAD_BYTES = HEADER_BYTES + DATA_FIELDS_BYTES + TRAILER_BY
 export const MAX_DATAGRAM_BYTES = 65507;
 export const MAX_PAYLOAD_BYTES = MAX_DATAGRAM_BYTES - DATA_OVERHEAD_BYTES;
 export const MIN_PAYLOAD_BYTES = 256;
+/** The sender allocates DATA packets this many bytes at a time (see PacketSlab). */
+export const PACKET_SLAB_BYTES = 1024 * 1024;
 /** Fits a 1500-byte Ethernet MTU without IP fragmentation. */
 export const DEFAULT_PAYLOAD_BYTES = 1500 - IP_UDP_OVERHEAD_BYTES - DATA_OVERHEAD_BYTES;
 

@@ -3,7 +3,7 @@
 import { createHash, type Hash } from 'crypto';
 import {
   ABORT_REASON_NAMES, AbortReason, DATA_OVERHEAD_BYTES, INITIAL_FLOW_WINDOW_BYTES, DONE_STATUS_NAMES, MIN_FLOW_WINDOW_BYTES, DROP_REASON_NAMES,
-  DoneStatus, DropReason, frameBytes, MAX_ABORT_MESSAGE_BYTES, PacketType, RESTORE_OUTCOME_NAMES,
+  DoneStatus, DropReason, frameBytes, MAX_ABORT_MESSAGE_BYTES, PACKET_SLAB_BYTES, PacketType, RESTORE_OUTCOME_NAMES,
 } from './constants';
 import {
   clipUtf8, decodePacket, encodeDataPacket, encodePacket, type DonePacket, type JoinPacket,
@@ -12,6 +12,7 @@ import {
 import {
   EventQueue, countDrop, formatEndpoint, sameEndpoint, type DropCounters, type Endpoint, type Transmit,
 } from './endpoint';
+import { PacketSlab } from './packet-slab';
 import { RateControl } from './rate-control';
 
 export interface SenderSessionConfig {
@@ -159,6 +160,7 @@ export class SenderSession {
   private lastInputMs: number;
   private packetizedOffset = 0;
   private readonly window: WindowPacket[] = [];
+  private readonly slab = new PacketSlab(PACKET_SLAB_BYTES);
   private head = 0;
   private nextNew = 0;
   private sentEndOffset = 0;
@@ -364,7 +366,7 @@ export class SenderSession {
       this.pendingBytes -= length;
       this.window.push({
         offset: this.packetizedOffset, length, lastSentMs: -Infinity, queued: false, released: false,
-        encoded: encodeDataPacket(this.cfg.sessionId, this.packetizedOffset, parts, length),
+        encoded: encodeDataPacket(this.cfg.sessionId, this.packetizedOffset, parts, length, this.slab.take),
       });
       this.packetizedOffset += length;
     }

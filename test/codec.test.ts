@@ -6,6 +6,7 @@ import {
   AbortReason, DoneStatus, DropReason, MAX_NAK_RANGES, PROTOCOL_VERSION, PacketType, RestoreOutcome, crc32, crc32Package, decodePacket,
   encodeDataPacket, encodePacket, type Packet,
 } from '../protocol';
+import { PacketSlab } from '../protocol/packet-slab';
 
 const sid = '0123456789abcdef';
 const samples: Packet[] = [
@@ -136,4 +137,20 @@ t.test('well-sealed but invalid fields are rejected', async (t) => {
   const announce = Buffer.from(encodePacket(samples[0]));
   announce[28] = 200; // job length beyond the packet
   t.same(decodePacket(reseal(announce)), { ok: false, reason: 'bad-length' });
+});
+
+t.test('DATA packets carved from a slab are independent and decode like allocated ones', async (t) => {
+  const slab = new PacketSlab(4096);
+  const payloads = [1448, 1448, 1000, 3000, 5000].map((n, i) => Buffer.alloc(n, i + 1));
+  let offset = 0;
+  const packets = payloads.map((p) => { const b = encodeDataPacket(sid, offset, [p], p.length, slab.take); offset += p.length; return b; });
+  offset = 0;
+  packets.forEach((b, i) => {
+    t.ok(b.equals(encodeDataPacket(sid, offset, [payloads[i]], payloads[i].length)), `packet ${i} same bytes as without a slab`);
+    const d = decodePacket(b);
+    t.ok(d.ok && d.packet.type === PacketType.Data && d.packet.payload.equals(payloads[i]), `packet ${i} decodes to its payload`);
+    offset += payloads[i].length;
+  });
+  t.not(packets[0].buffer, packets[3].buffer, 'a new slab once one is full');
+  t.equal(packets[0].buffer, packets[1].buffer, 'small packets share a slab');
 });
