@@ -28,31 +28,45 @@ export class Fanout {
   get ready(): boolean { return this.waiting.size === 0; }
   get anyLive(): boolean { return this.live.size > 0; }
 
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  // Chunks are copied into one buffer as they come rather than kept and concatenated at flush:
+  // a chunk is a slice of the datagram Node allocated for it, and holding hundreds of those
+  // until the flush made them survive garbage collections (measured: ~10 % of a receiver's
+  // CPU at MTU 1500). The copy is the one concat did.
+  private gather: Buffer | null = null;
+  private gatherBytes = 0;
   private pendingSinceMs = 0;
 
   /** Queue a chunk; flush() hands the queue to the sinks as one write. */
   write(chunk: Buffer, nowMs: number): void {
-    if (this.pendingBytes === 0) this.pendingSinceMs = nowMs;
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
+    let done = 0;
+    while (done < chunk.length) {
+      if (this.gather === null) this.gather = Buffer.allocUnsafeSlow(FLUSH_BYTES);
+      if (this.gatherBytes === 0) this.pendingSinceMs = nowMs;
+      const n = chunk.copy(this.gather, this.gatherBytes, done);
+      this.gatherBytes += n;
+      done += n;
+      if (this.gatherBytes === FLUSH_BYTES) this.handOff();
+    }
   }
 
   /** Ms until flush() would write what is queued; Infinity when nothing is. */
   flushDueInMs(nowMs: number): number {
-    return this.pendingBytes === 0 ? Infinity : Math.max(0, this.pendingSinceMs + FLUSH_AFTER_MS - nowMs);
+    return this.gatherBytes === 0 ? Infinity : Math.max(0, this.pendingSinceMs + FLUSH_AFTER_MS - nowMs);
   }
 
   /** Hand the queue to the sinks once it is big or old enough (or at once with force). A
    *  write per datagram or per wake-up costs a thread-pool round trip each: on a receiver
    *  short of CPU that, not the data, was most of its time. */
   flush(nowMs: number, force = false): void {
-    if (this.pendingBytes === 0) return;
-    if (!force && this.pendingBytes < FLUSH_BYTES && nowMs - this.pendingSinceMs < FLUSH_AFTER_MS) return;
-    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.gatherBytes === 0) return;
+    if (!force && nowMs - this.pendingSinceMs < FLUSH_AFTER_MS) return;
+    this.handOff();
+  }
+
+  private handOff(): void {
+    const data = (this.gather as Buffer).subarray(0, this.gatherBytes);
+    this.gather = null; // the sinks may still be writing it
+    this.gatherBytes = 0;
     for (const s of this.live) if (!s.write(data)) this.waiting.add(s);
   }
 
