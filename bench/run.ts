@@ -7,6 +7,7 @@
 //              RATE=1gbit BENCH_TOOLS=dbcast,dbcast-key,udpcast,tcp BENCH_NAME=latest
 //              BENCH_DBCAST_ARGS="--payload-bytes 1448" (extra dbcast send flags, for A/B tuning runs;
 //              without it dbcast runs in its default configuration)
+//              BENCH_DIR=/dev/shm (input and outputs; tmpfs by default, see below)
 // dbcast-key is dbcast in keyed mode (--key-file): the cost of AES-256-GCM, same bed, same run.
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -27,6 +28,10 @@ const TOOLS = list(process.env.BENCH_TOOLS, 'dbcast,dbcast-key,udpcast,tcp');
 const NAME = process.env.BENCH_NAME ?? 'latest';
 const DBCAST_EXTRA = list(process.env.BENCH_DBCAST_ARGS?.replace(/\s+/g, ','), '');
 const RUN_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SEC ?? 90) * 1000;
+// Input and outputs on tmpfs: the bench measures the network, not the disk. dbcast fsyncs its
+// output before the rename (udp-receiver and the TCP receiver don't), and on a virtual disk that
+// costs ~3 CPU s/GiB per receiver, which would be charged to dbcast alone.
+const BENCH_DIR = process.env.BENCH_DIR ?? (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
 
 // Compiled to dist/bench/: the project root is the nearest folder up with package.json.
 const ROOT = [path.resolve(__dirname, '..'), path.resolve(__dirname, '..', '..')].find((d) => fs.existsSync(path.join(d, 'package.json'))) as string;
@@ -142,7 +147,7 @@ const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : 'â€
 function markdown(cells: Cell[], machine: Record<string, unknown>): string {
   const lines = [
     `Bench: ${MIB} MiB per run, median of ${REPS}, sender link ${RATE} (tc tbf), tools alternating; ${machine.date}.`,
-    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.kernel}, node ${machine.node}. All hosts share these cores.`,
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.kernel}, node ${machine.node}, net.core.rmem_max ${machine.rmemMaxBytes}. All hosts share these cores. Input and outputs in ${machine.dir} (${machine.dirFs}).`,
     '',
     '| N | loss % | MTU | dbcast MiB/s | dbcast keyed MiB/s | keyed / plain | CPU s/GiB receiver keyed | udpcast MiB/s | TCP MiB/s | dbcast / udpcast | dbcast % of link | wire/payload dbcast | wire/payload udpcast | CPU s/GiB sender dbcast / udpcast | CPU s/GiB receiver dbcast / udpcast | dbcast sender RSS MiB |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -193,7 +198,7 @@ async function main(): Promise<void> {
     }
   }
   sweepStale();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbcast-bench-'));
+  const dir = fs.mkdtempSync(path.join(BENCH_DIR, 'dbcast-bench-'));
   const input = path.join(dir, 'input.bin');
   const hash = randomFile(input, MIB * 1048576);
   fs.chmodSync(dir, 0o755);
@@ -201,6 +206,8 @@ async function main(): Promise<void> {
   const machine = {
     date: new Date().toISOString(), cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length,
     kernel: `${os.type()} ${os.release()}`, node: process.version, hostname: os.hostname(),
+    rmemMaxBytes: Number(fs.readFileSync('/proc/sys/net/core/rmem_max', 'utf8')),
+    dir: BENCH_DIR, dirFs: execFileSync('stat', ['-f', '-c', '%T', BENCH_DIR], { encoding: 'utf8' }).trim(),
   };
   let bed: TestBed | null = null;
   const cleanup = (): void => { bed?.down(); fs.rmSync(dir, { recursive: true, force: true }); };
