@@ -72,6 +72,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   const flowWindowBytes = Math.floor(dataSock.getRecvBufferSize() / 4);
   const ctrlSock = dgram.createSocket({ type: 'udp4' });
   await bindSocket(ctrlSock, 0, opts.interfaceAddress);
+  enlargeBuffers(ctrlSock, SOCKET_BUFFER_BYTES); // repairs only this receiver lost come here
 
   // Non-zero: 0 is the sender's envelope party id.
   const receiverId = randomBytes(4).readUInt32BE(0) || 1;

@@ -239,3 +239,35 @@ t.test('flow control: new data waits for the slowest receiver to read, and a STA
   for (let i = 0; i < 2000 && !(fast.isVerified && slow.isVerified); i++) { exchange(s, [fast, slow], now); now += 5; }
   t.ok(fast.isVerified && slow.isVerified, 'both receivers verified the stream');
 });
+
+t.test('a packet one receiver lost is repaired by unicast to it; one several lost goes to the group', async (t) => {
+  const s = sender({ minReceivers: 3, maxWaitMinReceivers: 3 });
+  const rs = [receiver(0), receiver(1), receiver(2)];
+  exchange(s, rs, 0);
+  t.equal(s.currentState, 'sending');
+  s.handleInput(Buffer.alloc(6000, 3), 1);
+  s.handleInputEnd(1);
+  // First pass: receiver 1 misses offset 2000; receivers 1 and 2 miss offset 4000.
+  const lost = (i: number, offset: number): boolean => (offset === 2000 && i === 1) || (offset === 4000 && i >= 1);
+  for (let tx = s.pollTransmit(2); tx; tx = s.pollTransmit(2)) {
+    const m = decodePacket(tx.bytes);
+    const offset = m.ok && m.packet.type === PacketType.Data ? m.packet.offset : -1;
+    rs.forEach((r, i) => { if (tx && !lost(i, offset)) r.handlePacket(tx.bytes, SENDER, 2); });
+  }
+  // From here on nothing is lost; record where each repair goes.
+  const repairs: string[] = [];
+  let now = 3;
+  for (let step = 0; step < 400 && !rs.every((r) => r.isVerified); step++, now += 5) {
+    for (let tx = s.pollTransmit(now); tx; tx = s.pollTransmit(now)) {
+      const m = decodePacket(tx.bytes);
+      if (m.ok && m.packet.type === PacketType.Data) repairs.push(`${m.packet.offset}->${tx.to ? tx.to.port : 'group'}`);
+      rs.forEach((r, i) => { if (tx && (tx.to === null || tx.to.port === 5000 + i)) r.handlePacket(tx.bytes, SENDER, now); });
+    }
+    rs.forEach((r, i) => {
+      while (r.pollDelivery(now)) { /* drain */ }
+      for (let tx = r.pollTransmit(now); tx; tx = r.pollTransmit(now)) s.handlePacket(tx.bytes, { address: '192.0.2.9', port: 5000 + i }, now);
+    });
+  }
+  t.ok(rs.every((r) => r.isVerified), 'every receiver verified the stream');
+  t.same([...new Set(repairs)].sort(), ['2000->5001', '4000->group'], `repairs: ${repairs.join(', ')}`);
+});
