@@ -39,7 +39,7 @@ const DBCAST = path.join(ROOT, 'bin', 'dbcast');
 const TCP = path.join(ROOT, 'dist', 'bench', 'tcp-fanout.js');
 
 interface Proc { code: number | null; userSec: number; sysSec: number; maxRssKb: number }
-interface RunResult { ok: boolean; seconds: number; wireBytes: number; senderCpuSec: number; receiverCpuSec: number; senderRssKb: number; detail: string }
+interface RunResult { ok: boolean; seconds: number; wireBytes: number; senderCpuSec: number; receiverCpuSec: number; senderRssKb: number; receiverRssKb: number; detail: string }
 
 function rateBitsPerSec(rate: string): number {
   const m = /^(\d+(?:\.\d+)?)([kmg]?)bit$/i.exec(rate);
@@ -117,6 +117,7 @@ async function runOnce(tool: string, bed: TestBed, mtu: number, input: string, h
     senderCpuSec: sender.userSec + sender.sysSec,
     receiverCpuSec: rx.reduce((a, r) => a + r.userSec + r.sysSec, 0) / n,
     senderRssKb: sender.maxRssKb,
+    receiverRssKb: Math.max(0, ...rx.map((r) => r.maxRssKb)),
     detail: `${good}/${n} byte-exact, sender exit ${sender.code}, receivers ${rx.map((r) => r.code).join(',')}`,
   };
 }
@@ -138,6 +139,7 @@ function summarize(cell: Cell, tool: string) {
     senderCpuPerGiB: okRuns.length ? median(okRuns.map((r) => r.senderCpuSec / (MIB / 1024))) : NaN,
     receiverCpuPerGiB: okRuns.length ? median(okRuns.map((r) => r.receiverCpuSec / (MIB / 1024))) : NaN,
     senderRssMiB: okRuns.length ? Math.max(...okRuns.map((r) => r.senderRssKb)) / 1024 : NaN,
+    receiverRssMiB: okRuns.length ? Math.max(...okRuns.map((r) => r.receiverRssKb ?? NaN)) / 1024 : NaN,
     okRuns: okRuns.length, runs: runs.length,
   };
 }
@@ -149,7 +151,7 @@ function markdown(cells: Cell[], machine: Record<string, unknown>): string {
     `Bench: ${MIB} MiB per run, median of ${REPS}, sender link ${RATE} (tc tbf), tools alternating; ${machine.date}.`,
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.kernel}, node ${machine.node}, net.core.rmem_max ${machine.rmemMaxBytes}. All hosts share these cores. Input and outputs in ${machine.dir} (${machine.dirFs}).`,
     '',
-    '| N | loss % | MTU | dbcast MiB/s | dbcast keyed MiB/s | keyed / plain | CPU s/GiB receiver keyed | udpcast MiB/s | TCP MiB/s | dbcast / udpcast | dbcast % of link | wire/payload dbcast | wire/payload udpcast | CPU s/GiB sender dbcast / udpcast | CPU s/GiB receiver dbcast / udpcast | dbcast sender RSS MiB |',
+    '| N | loss % | MTU | dbcast MiB/s | dbcast keyed MiB/s | keyed / plain | CPU s/GiB receiver keyed | udpcast MiB/s | TCP MiB/s | dbcast / udpcast | dbcast % of link | wire/payload dbcast | wire/payload udpcast | CPU s/GiB sender dbcast / udpcast | CPU s/GiB receiver dbcast / udpcast | dbcast peak RSS MiB sender / receiver |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const c of cells) {
@@ -157,7 +159,7 @@ function markdown(cells: Cell[], machine: Record<string, unknown>): string {
     const k = summarize(c, 'dbcast-key');
     const ratio = u.goodputMiBs > 0 ? f(d.goodputMiBs / u.goodputMiBs, 2) : 'udpcast failed';
     const keyRatio = d.goodputMiBs > 0 && k.runs > 0 ? f(k.goodputMiBs / d.goodputMiBs, 2) : '–';
-    lines.push(`| ${c.n} | ${c.loss} | ${c.mtu} | ${f(d.goodputMiBs)} (${d.okRuns}/${d.runs}) | ${f(k.goodputMiBs)} (${k.okRuns}/${k.runs}) | ${keyRatio} | ${f(k.receiverCpuPerGiB)} | ${f(u.goodputMiBs)} (${u.okRuns}/${u.runs}) | ${f(tcp.goodputMiBs)} (${tcp.okRuns}/${tcp.runs}) | ${ratio} | ${f(100 * d.fractionOfLimit, 0)} % | ${f(d.wirePerPayload, 3)} | ${f(u.wirePerPayload, 3)} | ${f(d.senderCpuPerGiB)} / ${f(u.senderCpuPerGiB)} | ${f(d.receiverCpuPerGiB)} / ${f(u.receiverCpuPerGiB)} | ${f(d.senderRssMiB, 0)} |`);
+    lines.push(`| ${c.n} | ${c.loss} | ${c.mtu} | ${f(d.goodputMiBs)} (${d.okRuns}/${d.runs}) | ${f(k.goodputMiBs)} (${k.okRuns}/${k.runs}) | ${keyRatio} | ${f(k.receiverCpuPerGiB)} | ${f(u.goodputMiBs)} (${u.okRuns}/${u.runs}) | ${f(tcp.goodputMiBs)} (${tcp.okRuns}/${tcp.runs}) | ${ratio} | ${f(100 * d.fractionOfLimit, 0)} % | ${f(d.wirePerPayload, 3)} | ${f(u.wirePerPayload, 3)} | ${f(d.senderCpuPerGiB)} / ${f(u.senderCpuPerGiB)} | ${f(d.receiverCpuPerGiB)} / ${f(u.receiverCpuPerGiB)} | ${f(d.senderRssMiB, 0)} / ${f(d.receiverRssMiB, 0)} |`);
   }
   lines.push('', 'Goodput = payload MiB per second per receiver, from the sender\'s start to the last receiver\'s exit (join included). (k/n) = runs byte-exact on every receiver. Link limit = UDP payload the tbf rate carries at that MTU.');
   return lines.join('\n') + '\n';
