@@ -30,7 +30,7 @@ const DBCAST_EXTRA = list(process.env.BENCH_DBCAST_ARGS?.replace(/\s+/g, ','), '
 const RUN_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SEC ?? 90) * 1000;
 // Input and outputs on tmpfs: the bench measures the network, not the disk. dbcast fsyncs its
 // output before the rename (udp-receiver and the TCP receiver don't), and on a virtual disk that
-// costs ~3 CPU s/GiB per receiver, which would be charged to dbcast alone.
+// costs ~3 CPU s/GiB per receiver (dd conv=fsync: 3.3 s/GiB), charged to dbcast alone.
 const BENCH_DIR = process.env.BENCH_DIR ?? (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
 
 // Compiled to dist/bench/: the project root is the nearest folder up with package.json.
@@ -139,7 +139,7 @@ function summarize(cell: Cell, tool: string) {
     senderCpuPerGiB: okRuns.length ? median(okRuns.map((r) => r.senderCpuSec / (MIB / 1024))) : NaN,
     receiverCpuPerGiB: okRuns.length ? median(okRuns.map((r) => r.receiverCpuSec / (MIB / 1024))) : NaN,
     senderRssMiB: okRuns.length ? Math.max(...okRuns.map((r) => r.senderRssKb)) / 1024 : NaN,
-    receiverRssMiB: okRuns.length ? Math.max(...okRuns.map((r) => r.receiverRssKb ?? NaN)) / 1024 : NaN,
+    receiverRssMiB: okRuns.length ? Math.max(...okRuns.map((r) => r.receiverRssKb)) / 1024 : NaN,
     okRuns: okRuns.length, runs: runs.length,
   };
 }

@@ -1,6 +1,7 @@
 // Packet buffers carved out of large slabs. A 9 KB datagram is too big for Node's shared buffer
-// pool, so allocating each one on its own costs an ArrayBuffer per packet and most of the sender's
-// garbage collection (measured: allocation + GC were ~16 % of the sender's CPU at MTU 9000).
+// pool, so allocating each one on its own costs an ArrayBuffer per packet and drives garbage
+// collection (in a sender's CPU profile at MTU 9000, allocation + GC were 16 % of all samples;
+// slabs took its CPU from 2.07 to 1.85 s per 256 MiB).
 // The send window releases packets in order, so a slab is freed once its last packet leaves it.
 
 export class PacketSlab {

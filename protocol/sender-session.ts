@@ -397,7 +397,7 @@ export class SenderSession {
     if (i < 0) return;
     const holdoff = this.repairHoldoffMs();
     // A packet only one receiver lost is repaired by unicast to it: with independent losses
-    // that is most repairs (at 5 % loss and 6 receivers, ~87 %), and the others are spared
+    // that is most repairs (computed: ~87 % at 5 % loss and 6 receivers), and the others are spared
     // receiving a copy they already have. Asked for by two or more, it goes to the group.
     for (; i < this.nextNew && this.window[i].offset < end; i++) {
       const p = this.window[i];

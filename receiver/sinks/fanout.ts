@@ -30,8 +30,8 @@ export class Fanout {
 
   // Chunks are copied into one buffer as they come rather than kept and concatenated at flush:
   // a chunk is a slice of the datagram Node allocated for it, and holding hundreds of those
-  // until the flush made them survive garbage collections (measured: ~10 % of a receiver's
-  // CPU at MTU 1500). The copy is the one concat did.
+  // until the flush made them survive garbage collections (copying at once took a receiver's
+  // user CPU from 1.93 to 1.70 s per 256 MiB at MTU 1500). The copy is the one concat did.
   private gather: Buffer | null = null;
   private gatherBytes = 0;
   private pendingSinceMs = 0;
