@@ -12,6 +12,7 @@ import { mib, startProgress } from '../src/progress';
 import { Driver, onInterrupt } from '../src/driver';
 import { EXIT } from '../src/exit-codes';
 import { writeJsonFile } from '../src/report';
+import { stdoutKind } from '../src/stdio';
 import type { Logger } from '../src/log';
 import { bindSocket, enlargeBuffers } from '../src/net';
 import type { ReceiveOptions } from '../src/options';
@@ -45,7 +46,7 @@ const EXIT_BY_OUTCOME: Record<ReceiverOutcomeCode, number> = {
 
 export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<number> {
   const startedAtMs = nowMs();
-  if (opts.stdout && process.stdout.isTTY) {
+  if (opts.stdout && stdoutKind() === 'tty') {
     throw new UsageError('output', 'a file (--output FILE), a command (--pipe CMD), or stdout redirected away from the terminal', 'stdout is a terminal');
   }
   const outputDir = opts.outputFile ? path.dirname(path.resolve(opts.outputFile)) : opts.archive?.dir;

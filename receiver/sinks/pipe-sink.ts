@@ -1,6 +1,7 @@
 // --pipe CMD: a child process fed the verified stream on stdin; its exit status is the result.
 import { spawn, type ChildProcess } from 'child_process';
 import { killGroup } from '../../src/process-group';
+import { stdoutWriter } from '../../src/stdio';
 import type { Sink, SinkFailure } from './sink';
 
 const KILL_GRACE_MS = 5000;
@@ -15,9 +16,13 @@ export class PipeSink implements Sink {
 
   constructor(command: string, stdoutFree: boolean) {
     this.label = `--pipe ${command}`;
-    // The child may use our stdout only when the stream itself does not go there.
-    // Own process group: a kill reaches everything the shell started (pg_restore included).
-    this.child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', stdoutFree ? 'inherit' : 2, 'inherit'], detached: true });
+    // The child's output is forwarded, not inherited: our fds 1 and 2 may be non-blocking
+    // (src/stdio.ts), and a C program writing to one gets EAGAIN and dies. Its stdout goes to
+    // ours only when the stream itself does not go there. Own process group: a kill reaches
+    // everything the shell started (pg_restore included).
+    this.child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    this.child.stdout?.pipe(stdoutFree ? stdoutWriter() : process.stderr, { end: false });
+    this.child.stderr?.pipe(process.stderr, { end: false });
     this.exited = new Promise((resolve) => {
       this.child.once('error', (err) => { this.fail(`could not run --pipe: ${err.message}`, -1); resolve({ code: null, signal: null }); });
       this.child.once('exit', (code, signal) => resolve({ code, signal }));

@@ -1,18 +1,20 @@
-// stdout, written through an fs stream: process.stdout on a pipe writes synchronously and
-// would block the event loop (and with it ACKs and keepalives) behind a slow consumer.
-import * as fs from 'fs';
+// stdout: the classic pipe (`dbcast receive | pg_restore -d app`). Writing goes through
+// src/stdio.ts, which copes with whatever fd 1 is (pipe, socket, file) and with it having been
+// made non-blocking; a reader that goes away is a failure of this sink, said plainly.
+import type { Writable } from 'stream';
+import { describeStdoutError, stdoutWriter } from '../../src/stdio';
 import type { Sink, SinkFailure } from './sink';
 
 export class StdoutSink implements Sink {
   readonly label = 'stdout';
-  private readonly stream = fs.createWriteStream('', { fd: 1, autoClose: false });
+  private readonly stream: Writable = stdoutWriter();
   private failure: SinkFailure | null = null;
   private failureCb: ((f: SinkFailure) => void) | null = null;
 
   constructor() {
-    this.stream.on('error', (err) => {
+    this.stream.on('error', (err: NodeJS.ErrnoException) => {
       if (this.failure) return;
-      this.failure = { label: this.label, message: `writing stdout failed: ${err.message}`, exitCode: -1 };
+      this.failure = { label: this.label, message: describeStdoutError(err), exitCode: -1 };
       this.failureCb?.(this.failure);
     });
   }
@@ -23,8 +25,12 @@ export class StdoutSink implements Sink {
 
   async finish(): Promise<SinkFailure | null> {
     if (this.failure) return this.failure;
-    // Everything written so far must have reached the pipe before we report success.
-    await new Promise<void>((resolve) => this.stream.write(Buffer.alloc(0), () => resolve()));
+    // Writes complete in order: once this empty one has, everything before it reached fd 1.
+    await new Promise<void>((resolve) => {
+      const onError = (): void => resolve();
+      this.stream.once('error', onError);
+      this.stream.write(Buffer.alloc(0), () => { this.stream.off('error', onError); resolve(); });
+    });
     return this.failure;
   }
 
