@@ -1,6 +1,6 @@
 // Human-readable summaries for stderr, and the JSON report file.
-import * as fs from 'fs';
 import type { SenderReport } from '../protocol';
+import { REPORT_FILE_MODE, writeFileAtomic } from './safe-file';
 
 const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
 
@@ -26,9 +26,7 @@ export function formatSenderReport(r: SenderReport, exitCode: number): string {
   return lines.join('\n');
 }
 
-/** Write JSON atomically: a reader never sees half a report. */
+/** Write JSON atomically (a reader never sees half a report) through a new temp file no one else can steer. */
 export function writeJsonFile(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  fs.renameSync(tmp, path);
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', REPORT_FILE_MODE);
 }

@@ -1,6 +1,7 @@
 // Run records: one JSON line per run in <state-dir>/runs.jsonl, read by `dbcast status`.
 import * as fs from 'fs';
 import * as path from 'path';
+import { REPORT_FILE_MODE, writeFileAtomic } from './safe-file';
 
 export interface RunRecord {
   job: string;
@@ -26,9 +27,7 @@ export function appendRun(stateDir: string, r: RunRecord): void {
   if (fs.statSync(file).size <= MAX_FILE_BYTES) return;
   const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
   if (lines.length > KEEP_RECORDS) {
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, `${lines.slice(-KEEP_RECORDS).join('\n')}\n`);
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, `${lines.slice(-KEEP_RECORDS).join('\n')}\n`, REPORT_FILE_MODE);
   }
 }
 

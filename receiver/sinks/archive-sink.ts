@@ -1,8 +1,9 @@
 // The archive role: --output DIR or --output 'DIR/app-{timestamp}.dump'. Each run writes a
-// new file (through FileSink: .partial, fsync, rename only once verified), then a
-// sha256sum-style `.sha256` beside it, then removes the oldest archives beyond --keep.
+// new file (through FileSink: a new temp file, fsync, link into place only once verified), then
+// a sha256sum-style `.sha256` beside it, then removes the oldest archives beyond --keep.
 import * as fs from 'fs';
 import * as path from 'path';
+import { DUMP_FILE_MODE, isPlainFileName, writeFileAtomicAsync } from '../../src/safe-file';
 import { FileSink } from './file-sink';
 import type { SinkFailure, Verified } from './sink';
 
@@ -38,7 +39,10 @@ function pattern(template: string, vars: Record<string, string>): RegExp {
 
 export class ArchiveSink extends FileSink {
   constructor(private readonly spec: ArchiveSpec, private readonly vars: { job: string; name: string }, now: Date) {
-    super(path.join(spec.dir, fill(spec.template, { ...vars, timestamp: archiveTimestamp(now) })), true);
+    const name = fill(spec.template, { ...vars, timestamp: archiveTimestamp(now) });
+    // Options refuse such job and receiver names already; this keeps the file in spec.dir regardless.
+    const refusal = isPlainFileName(name) ? null : `the archive name ${JSON.stringify(name)} is not a plain file name (it has / or NUL, or is . or ..)`;
+    super(path.join(spec.dir, refusal ? '<refused name>' : name), true, refusal);
   }
 
   override async finish(verified: Verified): Promise<SinkFailure | null> {
@@ -47,8 +51,7 @@ export class ArchiveSink extends FileSink {
     const base = path.basename(this.finalPath);
     const sumFile = `${this.finalPath}.sha256`;
     try {
-      await fs.promises.writeFile(`${sumFile}.partial`, `${verified.sha256}  ${base}\n`);
-      await fs.promises.rename(`${sumFile}.partial`, sumFile);
+      await writeFileAtomicAsync(sumFile, `${verified.sha256}  ${base}\n`, DUMP_FILE_MODE);
     } catch (err) {
       return { label: this.label, message: `writing ${sumFile} failed: ${(err as Error).message}`, exitCode: -1 };
     }

@@ -1,11 +1,14 @@
-// --output FILE: written as FILE.partial, fsynced, renamed into place only once verified.
+// --output FILE: written to a new temp file beside it (.FILE.<random>.partial, see
+// src/safe-file.ts), fsynced, renamed into place only once verified.
 import * as fs from 'fs';
 import * as path from 'path';
+import { createTempFile, DUMP_FILE_MODE, syncDirectory } from '../../src/safe-file';
 import type { Sink, SinkFailure, Verified } from './sink';
 
 export class FileSink implements Sink {
   readonly label: string;
-  private readonly partial: string;
+  /** The temp file we created, or null: abort() removes nothing else. */
+  private readonly partial: string | null = null;
   private readonly stream: fs.WriteStream | null = null;
   private readonly fd: number | null = null;
   private failure: SinkFailure | null = null;
@@ -13,15 +16,20 @@ export class FileSink implements Sink {
   private fdClosed = false;
   private finalized = false;
 
-  /** exclusive: never replace an existing file (archives); else like a shell's `>`. */
-  constructor(protected readonly finalPath: string, private readonly exclusive = false) {
+  /**
+   * exclusive: never replace an existing file (archives); else like a shell's `>`.
+   * refusal: a reason not to write at all (the sink fails at once, nothing is created).
+   */
+  constructor(protected readonly finalPath: string, private readonly exclusive = false, refusal: string | null = null) {
     this.label = `--output ${finalPath}`;
-    this.partial = `${finalPath}.partial`;
     try {
+      if (refusal !== null) throw new Error(refusal);
       if (exclusive && fs.existsSync(finalPath)) throw new Error(`${finalPath} already exists`);
-      this.fd = fs.openSync(this.partial, exclusive ? 'wx' : 'w', 0o640);
+      const temp = createTempFile(finalPath, DUMP_FILE_MODE);
+      this.partial = temp.path;
+      this.fd = temp.fd;
       this.stream = fs.createWriteStream('', { fd: this.fd, autoClose: false });
-      this.stream.on('error', (err) => this.fail(`writing ${this.partial} failed: ${err.message}`));
+      this.stream.on('error', (err) => this.fail(`writing ${temp.path} failed: ${err.message}`));
     } catch (err) {
       this.failure = { label: this.label, message: `cannot write ${finalPath}: ${(err as Error).message}`, exitCode: -1 };
     }
@@ -42,8 +50,8 @@ export class FileSink implements Sink {
   }
 
   async finish(_verified: Verified): Promise<SinkFailure | null> {
-    const stream = this.stream; const fd = this.fd;
-    if (this.failure || !stream || fd === null) { await this.abort(); return this.failure; }
+    const stream = this.stream; const fd = this.fd; const partial = this.partial;
+    if (this.failure || !stream || fd === null || partial === null) { await this.abort(); return this.failure; }
     try {
       await new Promise<void>((resolve, reject) => {
         stream.once('error', reject);
@@ -52,8 +60,9 @@ export class FileSink implements Sink {
       await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
       this.fdClosed = true;
       await new Promise<void>((resolve, reject) => fs.close(fd, (e) => (e ? reject(e) : resolve())));
-      if (this.exclusive) { await fs.promises.link(this.partial, this.finalPath); await fs.promises.rm(this.partial); }
-      else await fs.promises.rename(this.partial, this.finalPath);
+      // Neither follows a symlink at finalPath; link fails if anything is there.
+      if (this.exclusive) { await fs.promises.link(partial, this.finalPath); await fs.promises.rm(partial); }
+      else await fs.promises.rename(partial, this.finalPath);
       this.finalized = true;
       await syncDirectory(path.dirname(this.finalPath));
       return null;
@@ -69,12 +78,6 @@ export class FileSink implements Sink {
     this.stream?.destroy();
     const fd = this.fd;
     if (fd !== null && !this.fdClosed) { this.fdClosed = true; await new Promise<void>((resolve) => fs.close(fd, () => resolve())); }
-    if (fd !== null) await fs.promises.rm(this.partial, { force: true }); // only a partial file we created
+    if (this.partial !== null) await fs.promises.rm(this.partial, { force: true }); // only the temp file we created
   }
-}
-
-/** Make a rename durable. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.promises.open(dir, 'r');
-  try { await handle.sync(); } finally { await handle.close(); }
 }
