@@ -12,6 +12,7 @@ import { mib, startProgress } from '../src/progress';
 import { Driver, onInterrupt } from '../src/driver';
 import { EXIT } from '../src/exit-codes';
 import { writeJsonFile } from '../src/report';
+import { checkOutputDirectory, SafeFileError } from '../src/safe-file';
 import { stdoutKind } from '../src/stdio';
 import type { Logger } from '../src/log';
 import { bindSocket, enlargeBuffers } from '../src/net';
@@ -55,12 +56,29 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
       throw new UsageError('output', 'a path in an existing, writable directory', opts.outputFile ?? opts.archive?.dir);
     }
   }
+  // Refused before joining: another user could swap our files in such a directory.
+  const dirs: Array<[string, string | undefined]> = [['output', outputDir], ['report', opts.reportFile && path.dirname(path.resolve(opts.reportFile))]];
+  for (const [key, dir] of dirs) {
+    if (!dir) continue;
+    try { checkOutputDirectory(dir); } catch (err) {
+      if (err instanceof SafeFileError) throw new UsageError(key, 'a directory no other user can write into or swap', err.message);
+      throw err;
+    }
+  }
   // Checked before joining, so that a receiver that cannot restore says so at once.
   let preflightFailure: string | null = null;
   let clientBin = '';
+  let importArgs: string[] = [];
+  if (opts.restore?.whileReceiving && !opts.key) {
+    log.warn('--restore-while-receiving without --key-file: unauthenticated bytes reach the database before the stream is verified (anyone on the segment can forge them)');
+  }
   if (opts.restore) {
     const p = await preflight(opts.restore);
-    if (p.ok) { clientBin = p.clientBin; opts = { ...opts, restore: p.target }; log.info(`restore preflight ok: ${p.summary}`); }
+    if (p.ok) {
+      clientBin = p.clientBin; importArgs = p.importArgs; opts = { ...opts, restore: p.target };
+      log.info(`restore preflight ok: ${p.summary}`);
+      for (const w of p.warnings) log.warn(w);
+    }
     else { preflightFailure = `preflight: ${p.reason}`; log.error(`${preflightFailure}; joining only to report it`); }
   }
   const dataSock = dgram.createSocket({ type: 'udp4', reuseAddr: true }); // several receivers per host
@@ -92,7 +110,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     if (opts.outputFile) list.push(new FileSink(opts.outputFile));
     if (opts.archive) list.push(new ArchiveSink(opts.archive, { job: opts.job, name: opts.name }, new Date()));
     if (opts.restore) {
-      list.push(opts.restore.kind === 'postgres' ? new PostgresRestoreSink(opts.restore, log) : new MariadbRestoreSink(opts.restore, clientBin, log));
+      list.push(opts.restore.kind === 'postgres' ? new PostgresRestoreSink(opts.restore, log) : new MariadbRestoreSink(opts.restore, clientBin, importArgs, log));
     }
     if (opts.pipeCommand) list.push(new PipeSink(opts.pipeCommand, !opts.stdout));
     if (opts.stdout) list.push(new StdoutSink());

@@ -27,7 +27,7 @@ export const SEND = {
 } as const;
 
 export const RECEIVE = {
-  output: { type: 'string', describe: 'write the stream to FILE (as FILE.partial until verified), or archive into DIR / a name template with {timestamp} {job} {name}' },
+  output: { type: 'string', describe: 'write the stream to FILE (as a temp file beside it until verified), or archive into DIR / a name template with {timestamp} {job} {name}' },
   keep: { type: 'string', describe: 'archive: keep this many newest files of the template, remove older ones; 0 = all [0]' },
   restore: { type: 'string', describe: 'restore preset: postgres or mariadb (staging database, swapped in only when everything succeeded)' },
   database: { type: 'string', describe: '--restore: the live database to replace' },
@@ -35,8 +35,10 @@ export const RECEIVE = {
   'db-port': { type: 'string', describe: '--restore: server port [the client\'s default]' },
   'db-user': { type: 'string', describe: '--restore: user (passwords from ~/.pgpass, ~/.my.cnf, PGPASSWORD/MYSQL_PWD) [the client\'s default]' },
   'restore-arg': { type: 'string', array: true, describe: '--restore: extra option for pg_restore/mariadb, repeatable (e.g. --restore-arg=--no-owner)' },
-  jobs: { type: 'string', describe: '--restore postgres: N > 1 spools the stream and runs pg_restore -j N on it; 1 streams into pg_restore; auto = parallel when the spool has room [auto]' },
-  'spool-dir': { type: 'string', describe: '--restore postgres --jobs: where the stream is spooled [$TMPDIR or /tmp]' },
+  jobs: { type: 'string', describe: '--restore postgres: pg_restore -j N on the verified spool; auto = min(4, cores), at least 2 [auto]' },
+  'spool-dir': { type: 'string', describe: '--restore: where the stream is kept (mode 0600) until it is verified [$TMPDIR or /tmp]' },
+  'restore-while-receiving': { type: 'boolean', describe: '--restore: feed the restore as bytes arrive instead of after the SHA-256 matched (faster; unverified bytes reach the database: use with --key-file)' },
+  'restore-user': { type: 'string', describe: '--restore: the account the restore runs as (PostgreSQL: a non-superuser role that will own the staging database; MariaDB: an account with rights on <db>__incoming only, password in [client_dbcast_restore]) [--db-user]' },
   'strip-replication': { type: 'boolean', describe: '--restore mariadb: drop CHANGE MASTER / gtid_slave_pos / GTID_PURGED lines' },
   pipe: { type: 'string', describe: 'feed the stream to this command (e.g. "pg_restore -d app")' },
   stdout: { type: 'boolean', describe: 'write to stdout too (the default when no --output/--pipe)' },

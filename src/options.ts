@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readKeyFile } from './key-file';
 import { interfaceMtu, outgoingInterface, resolveInterface } from './net';
+import { isPlainFileName } from './safe-file';
 import { UsageError } from './usage-error';
 
 type Raw = Record<string, unknown>;
@@ -180,6 +181,12 @@ function output(raw: Raw): { outputFile?: string; archive?: ArchiveSpec } {
   return { archive: { dir, template, keep } };
 }
 
+/** {job} and {name} become part of an archive's file name: they must keep it in its directory. */
+function archiveNamePart(archive: ArchiveSpec | undefined, key: 'job' | 'name', value: string): void {
+  if (archive === undefined || !archive.template.includes(`{${key}}`) || isPlainFileName(value)) return;
+  throw new UsageError(key, `a name without /, NUL or .. when --output uses {${key}}`, value);
+}
+
 function databaseName(raw: Raw, key: string): string {
   const v = text(raw, key, undefined, MAX_DATABASE_NAME_BYTES);
   if (v === undefined) throw new UsageError(key, `a database name (needed with --restore)`, v);
@@ -209,12 +216,17 @@ function restore(raw: Raw): RestoreTarget | undefined {
   const kind = raw.restore;
   const only = (key: string, what: string): void => { if (raw[key] !== undefined && raw[key] !== false) throw new UsageError(key, `used with ${what}`, raw[key]); };
   if (kind === undefined) {
-    for (const k of ['database', 'db-host', 'db-port', 'db-user', 'restore-arg', 'jobs', 'spool-dir', 'strip-replication']) only(k, '--restore');
+    for (const k of ['database', 'db-host', 'db-port', 'db-user', 'restore-arg', 'jobs', 'spool-dir', 'strip-replication', 'restore-while-receiving', 'restore-user']) only(k, '--restore');
     return undefined;
   }
   if (kind !== 'postgres' && kind !== 'mariadb') throw new UsageError('restore', 'postgres or mariadb', kind);
   if (kind === 'postgres') only('strip-replication', '--restore mariadb');
-  else { only('jobs', '--restore postgres'); only('spool-dir', '--restore postgres'); }
+  else only('jobs', '--restore postgres');
+  const whileReceiving = raw['restore-while-receiving'] === true;
+  const jobs = raw.jobs === undefined || raw.jobs === 'auto' ? 'auto' : num(raw, 'jobs', 1, 1, 64, true);
+  if (whileReceiving && typeof jobs === 'number' && jobs > 1) {
+    throw new UsageError('jobs', '1 or auto with --restore-while-receiving (pg_restore -j needs the whole file)', raw.jobs);
+  }
   const conn: DbConnection = {};
   const host = text(raw, 'db-host', undefined, 1024);
   if (host !== undefined) conn.host = host;
@@ -222,13 +234,19 @@ function restore(raw: Raw): RestoreTarget | undefined {
   const user = text(raw, 'db-user', undefined, 128);
   if (user !== undefined) conn.user = user;
   const spoolDir = text(raw, 'spool-dir', os.tmpdir(), 4096) as string;
+  const restoreUser = text(raw, 'restore-user', undefined, 128);
+  if (restoreUser !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/.test(restoreUser)) {
+    throw new UsageError('restore-user', 'an account name of letters, digits, _ . @ and -', restoreUser);
+  }
   return {
     kind,
     database: databaseName(raw, 'database'),
     conn,
     restoreArgs: restoreArgs(raw, kind),
-    jobs: raw.jobs === undefined || raw.jobs === 'auto' ? 'auto' : num(raw, 'jobs', 1, 1, 64, true),
+    jobs,
     spoolDir,
+    whileReceiving,
+    ...(restoreUser !== undefined ? { restoreUser } : {}),
     stripReplication: raw['strip-replication'] === true,
   };
 }
@@ -245,9 +263,13 @@ export function parseReceiveOptions(raw: Raw): ReceiveOptions {
   const { outputFile, archive } = output(raw);
   const pipeCommand = text(raw, 'pipe', undefined, 64 * 1024);
   const target = restore(raw);
+  const shared = common(raw);
+  const name = text(raw, 'name', os.hostname().slice(0, MAX_NAME_BYTES), MAX_NAME_BYTES) as string;
+  archiveNamePart(archive, 'job', shared.job);
+  archiveNamePart(archive, 'name', name);
   return {
-    ...common(raw),
-    name: text(raw, 'name', os.hostname().slice(0, MAX_NAME_BYTES), MAX_NAME_BYTES) as string,
+    ...shared,
+    name,
     outputFile,
     archive,
     restore: target,

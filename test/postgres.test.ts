@@ -50,14 +50,14 @@ function run(): void {
 
   t.test('pg_dump to 3 receivers: staging, swap, contents equal the source', async (t) => {
     const dir = tempDir(t);
-    fs.chmodSync(dir, 0o777);
+    fs.chmodSync(dir, 0o1777);
     // A client connected to the live database: the swap must end its session, not wait for it.
     const holder = spawn('psql', ['-h', pg.host, '-p', String(pg.port), '-U', pg.user, '-d', 'dst1', '-c', 'SELECT pg_sleep(600)'], { stdio: 'ignore' });
     t.teardown(() => holder.kill());
     const rx = [
       receive(9501, 'pg', 'r1', 'dst1', ['--output', dir, '--spool-dir', dir]), // --jobs auto: spools
       receive(9501, 'pg', 'r2', 'dst2', ['--jobs', '2', '--spool-dir', dir]),
-      receive(9501, 'pg', 'r3', 'dst3', ['--jobs', '1']),
+      receive(9501, 'pg', 'r3', 'dst3', ['--restore-while-receiving']),
     ];
     await sleep(500);
     const s = await dbcast(['send', ...GROUP, '--port', '9501', '--job', 'pg', '--min-receivers', '3', '--max-wait-sec', '60',
@@ -84,7 +84,7 @@ function run(): void {
   };
 
   t.test('the dump command fails halfway: receivers exit 5, live databases untouched', async (t) => {
-    const rx = [receive(9502, 'fail', 'f1', 'dst1'), receive(9502, 'fail', 'f2', 'dst2', ['--jobs', '1'])];
+    const rx = [receive(9502, 'fail', 'f1', 'dst1'), receive(9502, 'fail', 'f2', 'dst2', ['--restore-while-receiving'])];
     await sleep(500);
     const s = await dbcast(['send', ...GROUP, '--port', '9502', '--job', 'fail', '--min-receivers', '2', '--max-wait-sec', '60',
       '--command', `${dump('src')} | head -c 30000000; echo 'pg_dump: error: connection to server lost' >&2; exit 1`]).done;
@@ -95,7 +95,7 @@ function run(): void {
   });
 
   t.test('the sender is killed halfway: receivers time out (8), live databases untouched', async (t) => {
-    const rx = [receive(9503, 'kill', 'k1', 'dst1'), receive(9503, 'kill', 'k2', 'dst2', ['--jobs', '1'])];
+    const rx = [receive(9503, 'kill', 'k1', 'dst1'), receive(9503, 'kill', 'k2', 'dst2', ['--restore-while-receiving'])];
     await sleep(500);
     const send = dbcast(['send', ...GROUP, '--port', '9503', '--job', 'kill', '--min-receivers', '2', '--max-wait-sec', '60', '--max-rate-mbps', '200', '--command', dump('src')]);
     await send.stderrMatch(/starting transfer/);
@@ -113,7 +113,7 @@ function run(): void {
     const file = path.join(dir, 'ghostly.dump');
     execSync(`${dump('ghostly')} > ${file}`);
     pg.sql('postgres', 'DROP DATABASE ghostly; DROP ROLE ghost');
-    const rx = [receive(9504, 'bad', 'b1', 'dst1'), receive(9504, 'bad', 'b2', 'dst2', ['--jobs', '1'])];
+    const rx = [receive(9504, 'bad', 'b1', 'dst1'), receive(9504, 'bad', 'b2', 'dst2', ['--restore-while-receiving'])];
     await sleep(500);
     const s = await dbcast(['send', ...GROUP, '--port', '9504', '--job', 'bad', '--min-receivers', '2', '--max-wait-sec', '60', '--report', path.join(dir, 'r.json')], { stdinFile: file }).done;
     const rs = await Promise.all(rx.map((x) => x.done));
@@ -133,13 +133,13 @@ function run(): void {
     const dir = tempDir(t);
     const file = path.join(dir, 'src.dump');
     execSync(`${dump('src')} > ${file}`);
-    const rx = [receive(9505, 'liar', 'l1', 'dst1')];
+    const rx = [receive(9505, 'liar', 'l1', 'dst1'), receive(9505, 'liar', 'l2', 'dst2', ['--restore-while-receiving'])];
     await sleep(500);
-    const report = await lyingSend({ group: '239.255.42.8', port: 9505, job: 'liar', minReceivers: 1, input: fs.readFileSync(file) });
-    const [r] = await Promise.all(rx.map((x) => x.done));
-    t.equal(r.code, 6, 'receiver exit 6', { stderr: r.stderr });
-    t.equal(report.receivers[0].code, 'hash-mismatch');
-    untouched(t, ['dst1']);
+    const report = await lyingSend({ group: '239.255.42.8', port: 9505, job: 'liar', minReceivers: 2, input: fs.readFileSync(file) });
+    const rs = await Promise.all(rx.map((x) => x.done));
+    rs.forEach((r) => t.equal(r.code, 6, 'receiver exit 6 (spooled and streamed)', { stderr: r.stderr }));
+    t.same(report.receivers.map((x: { code: string }) => x.code), ['hash-mismatch', 'hash-mismatch']);
+    untouched(t, ['dst1', 'dst2']);
   });
 
   t.test('preflight fails (no server on that port): reported at join, exit 9', async (t) => {

@@ -32,7 +32,11 @@ export abstract class StagingSink implements Sink {
   protected abstract dropStaging(): Promise<void>;
 
   onDrain(cb: () => void): void { this.drainCb = cb; }
-  onFailure(cb: (f: SinkFailure) => void): void { this.failureCb = cb; }
+  onFailure(cb: (f: SinkFailure) => void): void {
+    this.failureCb = cb;
+    const early = this.failure; // failed in the constructor (no spool): say so at once
+    if (early) setImmediate(() => cb(early));
+  }
 
   protected fail(message: string, exitCode = -1, liveUntouched = true): void {
     if (this.failure) return;

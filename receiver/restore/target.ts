@@ -14,11 +14,15 @@ export interface RestoreTarget {
   conn: DbConnection;
   /** Extra options for pg_restore / mariadb (e.g. -O -x). */
   restoreArgs: string[];
-  /** PostgreSQL: > 1 spools the verified stream and runs pg_restore -j on the file; 1 streams
-   *  into pg_restore; 'auto' (the default) is decided by the preflight (preflight.ts). */
+  /** PostgreSQL: pg_restore -j N on the verified spool ('auto' is resolved by the preflight). */
   jobs: number | 'auto';
-  /** Where --jobs spools the stream. */
+  /** Where the stream is spooled until it is verified. */
   spoolDir: string;
+  /** --restore-while-receiving: feed the restore as bytes arrive instead of from the verified spool. */
+  whileReceiving: boolean;
+  /** --restore-user: the restore tool connects as this account (PostgreSQL: it owns the
+   *  staging database; MariaDB: it may touch only the staging schema). Unset: conn.user. */
+  restoreUser?: string;
   /** MariaDB: drop CHANGE MASTER / gtid_slave_pos / GTID_PURGED lines from the dump. */
   stripReplication: boolean;
 }
