@@ -13,6 +13,7 @@ export class PipeSink implements Sink {
   private failure: SinkFailure | null = null;
   private failureCb: ((f: SinkFailure) => void) | null = null;
   private finishing = false;
+  private readonly forwarded: Promise<void>;
 
   constructor(command: string, stdoutFree: boolean) {
     this.label = `--pipe ${command}`;
@@ -21,8 +22,16 @@ export class PipeSink implements Sink {
     // ours only when the stream itself does not go there. Own process group: a kill reaches
     // everything the shell started (pg_restore included).
     this.child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    this.child.stdout?.pipe(stdoutFree ? stdoutWriter() : process.stderr, { end: false });
+    const out = stdoutFree ? stdoutWriter() : process.stderr;
+    this.child.stdout?.pipe(out, { end: false });
     this.child.stderr?.pipe(process.stderr, { end: false });
+    // Done when the child's output has ended and what we forwarded of it was written (writes
+    // complete in order): we must not exit with the tail of its output still queued.
+    this.forwarded = new Promise((resolve) => {
+      const stdout = this.child.stdout;
+      if (!stdout) { resolve(); return; }
+      stdout.once('close', () => out.write(Buffer.alloc(0), () => resolve()));
+    });
     this.exited = new Promise((resolve) => {
       this.child.once('error', (err) => { this.fail(`could not run --pipe: ${err.message}`, -1); resolve({ code: null, signal: null }); });
       this.child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -47,6 +56,7 @@ export class PipeSink implements Sink {
     this.finishing = true;
     this.child.stdin?.end();
     const { code, signal } = await this.exited;
+    await this.forwarded;
     if (this.failure) return { ...this.failure, exitCode: code ?? this.failure.exitCode };
     if (code === 0) return null;
     this.fail(signal ? `--pipe was killed by ${signal}` : `--pipe exited with status ${code}`, code ?? -1);
