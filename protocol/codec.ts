@@ -3,7 +3,7 @@ import {
   ABORT_REASON_NAMES, AbortReason, DONE_STATUS_NAMES, DROP_REASON_NAMES, DoneStatus, DropReason, RESTORE_OUTCOME_NAMES, RestoreOutcome,
   HEADER_BYTES, MAGIC0, MAGIC1, MAX_ABORT_MESSAGE_BYTES, MAX_DATAGRAM_BYTES, MAX_DETAIL_BYTES,
   MAX_JOB_BYTES, MAX_NAK_RANGES, MAX_NAME_BYTES, MAX_OFFSET, PROTOCOL_VERSION, PacketType,
-  SHA256_BYTES, TRAILER_BYTES,
+  SHA256_BYTES, TRAILER_BYTES, CHALLENGE_BYTES, COOKIE_BYTES, MIN_JOIN_DATAGRAM_BYTES, WelcomeVerdict,
 } from './constants';
 import { crc32 } from './crc';
 
@@ -16,11 +16,21 @@ export interface AnnouncePacket {
 }
 export interface JoinPacket {
   type: PacketType.Join; sessionId: string;
-  receiverId: number; receiverTimeMs: number; echoSenderTimeMs: number; name: string;
+  /** Fresh per receiver and session; a WELCOME that does not echo it is not for us. */
+  challenge: Buffer;
+  /** All zero until a WELCOME (Validate) gave one. */
+  cookie: Buffer;
+  receiverTimeMs: number; echoSenderTimeMs: number; name: string;
 }
 export interface WelcomePacket {
   type: PacketType.Welcome; sessionId: string;
-  receiverId: number; echoReceiverTimeMs: number; senderTimeMs: number;
+  challenge: Buffer; cookie: Buffer;
+  /** Assigned by the sender when admitted; 0 otherwise. */
+  receiverId: number;
+  verdict: WelcomeVerdict;
+  /** With Refused: why (a DropReason); else 0. */
+  refusal: number;
+  echoReceiverTimeMs: number; senderTimeMs: number;
 }
 export interface DataPacket {
   type: PacketType.Data; sessionId: string; offset: number; payload: Buffer;
@@ -31,7 +41,7 @@ export interface HeartbeatPacket {
 }
 export interface StatusPacket {
   type: PacketType.Status; sessionId: string;
-  receiverId: number; deliveredOffset: number; contiguousOffset: number;
+  receiverId: number; cookie: Buffer; deliveredOffset: number; contiguousOffset: number;
   /** End of the highest packet received: what left the receiver's socket buffer. */
   receivedEndOffset: number;
   /** Bytes the sender may have in flight beyond receivedEndOffset without overflowing that buffer. */
@@ -44,7 +54,7 @@ export interface EndPacket {
 }
 export interface DonePacket {
   type: PacketType.Done; sessionId: string;
-  receiverId: number; status: DoneStatus; restoreOutcome: RestoreOutcome; bytes: number; sinkExitCode: number;
+  receiverId: number; cookie: Buffer; status: DoneStatus; restoreOutcome: RestoreOutcome; bytes: number; sinkExitCode: number;
   repairsRequested: number; detail: string;
 }
 export interface DoneAckPacket { type: PacketType.DoneAck; sessionId: string; receiverId: number }
@@ -98,6 +108,11 @@ class Writer {
   }
 }
 
+function fixed(b: Buffer, n: number, what: string): Buffer {
+  if (b.length !== n) throw new RangeError(`${what} must be ${n} bytes`);
+  return b;
+}
+
 function textBytes(s: string, max: number, what: string): Buffer {
   const b = Buffer.from(s, 'utf8');
   if (b.length > max) throw new RangeError(`${what} longer than ${max} bytes`);
@@ -114,13 +129,18 @@ export function encodePacket(p: Packet): Buffer {
     }
     case PacketType.Join: {
       const name = textBytes(p.name, MAX_NAME_BYTES, 'name');
-      const w = new Writer(p.type, p.sessionId, 4 + 8 + 8 + 1 + name.length);
-      w.u32(p.receiverId); w.time(p.receiverTimeMs); w.time(p.echoSenderTimeMs); w.u8(name.length); w.bytes(name);
+      const body = CHALLENGE_BYTES + COOKIE_BYTES + 8 + 8 + 1 + name.length;
+      const pad = Math.max(0, MIN_JOIN_DATAGRAM_BYTES - (HEADER_BYTES + body + TRAILER_BYTES));
+      const w = new Writer(p.type, p.sessionId, body + pad, Buffer.alloc); // zeroed: the padding
+      w.bytes(fixed(p.challenge, CHALLENGE_BYTES, 'challenge')); w.bytes(fixed(p.cookie, COOKIE_BYTES, 'cookie'));
+      w.time(p.receiverTimeMs); w.time(p.echoSenderTimeMs); w.u8(name.length); w.bytes(name);
+      w.pos += pad;
       return w.finish();
     }
     case PacketType.Welcome: {
-      const w = new Writer(p.type, p.sessionId, 4 + 8 + 8);
-      w.u32(p.receiverId); w.time(p.echoReceiverTimeMs); w.time(p.senderTimeMs);
+      const w = new Writer(p.type, p.sessionId, CHALLENGE_BYTES + COOKIE_BYTES + 4 + 1 + 1 + 8 + 8);
+      w.bytes(fixed(p.challenge, CHALLENGE_BYTES, 'challenge')); w.bytes(fixed(p.cookie, COOKIE_BYTES, 'cookie'));
+      w.u32(p.receiverId); w.u8(p.verdict); w.u8(p.refusal); w.time(p.echoReceiverTimeMs); w.time(p.senderTimeMs);
       return w.finish();
     }
     case PacketType.Data: {
@@ -136,8 +156,8 @@ export function encodePacket(p: Packet): Buffer {
     }
     case PacketType.Status: {
       if (p.naks.length > MAX_NAK_RANGES) throw new RangeError('too many NAK ranges');
-      const w = new Writer(p.type, p.sessionId, 4 + 8 + 8 + 8 + 4 + 8 + 4 + 2 + 16 * p.naks.length);
-      w.u32(p.receiverId); w.u64(p.deliveredOffset); w.u64(p.contiguousOffset); w.u64(p.receivedEndOffset);
+      const w = new Writer(p.type, p.sessionId, 4 + COOKIE_BYTES + 8 + 8 + 8 + 4 + 8 + 4 + 2 + 16 * p.naks.length);
+      w.u32(p.receiverId); w.bytes(fixed(p.cookie, COOKIE_BYTES, 'cookie')); w.u64(p.deliveredOffset); w.u64(p.contiguousOffset); w.u64(p.receivedEndOffset);
       w.u32(p.flowWindowBytes); w.time(p.echoSenderTimeMs); w.u32(p.holdMs); w.u16(p.naks.length);
       for (const r of p.naks) { w.u64(r.start); w.u64(r.end); }
       return w.finish();
@@ -150,8 +170,8 @@ export function encodePacket(p: Packet): Buffer {
     }
     case PacketType.Done: {
       const detail = textBytes(p.detail, MAX_DETAIL_BYTES, 'detail');
-      const w = new Writer(p.type, p.sessionId, 4 + 1 + 1 + 8 + 4 + 4 + 1 + detail.length);
-      w.u32(p.receiverId); w.u8(p.status); w.u8(p.restoreOutcome); w.u64(p.bytes); w.i32(p.sinkExitCode);
+      const w = new Writer(p.type, p.sessionId, 4 + COOKIE_BYTES + 1 + 1 + 8 + 4 + 4 + 1 + detail.length);
+      w.u32(p.receiverId); w.bytes(fixed(p.cookie, COOKIE_BYTES, 'cookie')); w.u8(p.status); w.u8(p.restoreOutcome); w.u64(p.bytes); w.i32(p.sinkExitCode);
       w.u32(p.repairsRequested); w.u8(detail.length); w.bytes(detail);
       return w.finish();
     }
@@ -196,6 +216,8 @@ export function clipUtf8(s: string, maxBytes: number): string {
 // ---------------------------------------------------------------- decoding
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 class Reader {
   pos = HEADER_BYTES;
@@ -218,14 +240,21 @@ class Reader {
   text(n: number): string | null {
     try { return strictUtf8.decode(this.bytes(n)); } catch { return null; }
   }
+  /** Names and job names reach logs, metrics and terminals: printable only (no C0/C1 controls, no DEL). */
+  label(n: number): string | null {
+    const t = this.text(n);
+    return t === null || CONTROL_CHARS.test(t) ? null : t;
+  }
+  /** A copy: packets outlive the datagram buffer. */
+  copy(n: number): Buffer { return Buffer.from(this.bytes(n)); }
 }
 
 const fail = (reason: DecodeError): DecodeResult => ({ ok: false, reason });
 
 /** Fixed body sizes (without variable parts) per type. */
 const MIN_BODY: Record<PacketType, number> = {
-  [PacketType.Announce]: 17, [PacketType.Join]: 21, [PacketType.Welcome]: 20, [PacketType.Data]: 9,
-  [PacketType.Heartbeat]: 17, [PacketType.Status]: 46, [PacketType.End]: 48, [PacketType.Done]: 23,
+  [PacketType.Announce]: 17, [PacketType.Join]: 49, [PacketType.Welcome]: 54, [PacketType.Data]: 9,
+  [PacketType.Heartbeat]: 17, [PacketType.Status]: 62, [PacketType.End]: 48, [PacketType.Done]: 39,
   [PacketType.DoneAck]: 4, [PacketType.Abort]: 3, [PacketType.Drop]: 5,
 };
 
@@ -255,21 +284,29 @@ function decodeBody(type: PacketType, sessionId: string, r: Reader): Packet | De
       if (Number.isNaN(senderTimeMs)) return 'offset-too-large';
       if (jobLen > MAX_JOB_BYTES || r.left() !== jobLen) return 'bad-length';
       if (windowBytes === 0 || payloadBytes === 0 || payloadBytes > windowBytes) return 'bad-field';
-      const job = r.text(jobLen); if (job === null) return 'bad-text';
+      const job = r.label(jobLen); if (job === null) return 'bad-text';
       return { type, sessionId, senderTimeMs, windowBytes, payloadBytes, job };
     }
     case PacketType.Join: {
-      const receiverId = r.u32(); const receiverTimeMs = r.u64(); const echoSenderTimeMs = r.u64();
+      if (r.end + TRAILER_BYTES < MIN_JOIN_DATAGRAM_BYTES) return 'bad-length'; // unpadded: would be answered with more than it cost
+      const challenge = r.copy(CHALLENGE_BYTES); const cookie = r.copy(COOKIE_BYTES);
+      const receiverTimeMs = r.u64(); const echoSenderTimeMs = r.u64();
       const nameLen = r.u8();
       if (Number.isNaN(receiverTimeMs) || Number.isNaN(echoSenderTimeMs)) return 'offset-too-large';
-      if (nameLen > MAX_NAME_BYTES || r.left() !== nameLen) return 'bad-length';
-      const name = r.text(nameLen); if (name === null) return 'bad-text';
-      return { type, sessionId, receiverId, receiverTimeMs, echoSenderTimeMs, name };
+      if (nameLen > MAX_NAME_BYTES || r.left() < nameLen) return 'bad-length';
+      const name = r.label(nameLen); if (name === null || name === '') return 'bad-text';
+      const pad = r.bytes(r.left());
+      if (pad.some((b) => b !== 0)) return 'bad-field';
+      return { type, sessionId, challenge, cookie, receiverTimeMs, echoSenderTimeMs, name };
     }
     case PacketType.Welcome: {
-      const receiverId = r.u32(); const echoReceiverTimeMs = r.u64(); const senderTimeMs = r.u64();
+      const challenge = r.copy(CHALLENGE_BYTES); const cookie = r.copy(COOKIE_BYTES);
+      const receiverId = r.u32(); const verdict = r.u8(); const refusal = r.u8();
+      const echoReceiverTimeMs = r.u64(); const senderTimeMs = r.u64();
       if (Number.isNaN(echoReceiverTimeMs) || Number.isNaN(senderTimeMs)) return 'offset-too-large';
-      return { type, sessionId, receiverId, echoReceiverTimeMs, senderTimeMs };
+      if (!(verdict in WelcomeVerdict) || (verdict === WelcomeVerdict.Admitted) !== (receiverId !== 0)) return 'bad-field';
+      if ((verdict === WelcomeVerdict.Refused) !== (refusal !== 0) || (refusal !== 0 && !(refusal in DROP_REASON_NAMES))) return 'bad-field';
+      return { type, sessionId, challenge, cookie, receiverId, verdict, refusal, echoReceiverTimeMs, senderTimeMs };
     }
     case PacketType.Data: {
       const offset = r.u64();
@@ -282,11 +319,12 @@ function decodeBody(type: PacketType, sessionId: string, r: Reader): Packet | De
       const sentEndOffset = r.u64(); const senderTimeMs = r.u64(); const jobLen = r.u8();
       if (Number.isNaN(sentEndOffset) || Number.isNaN(senderTimeMs)) return 'offset-too-large';
       if (jobLen > MAX_JOB_BYTES || r.left() !== jobLen) return 'bad-length';
-      const job = r.text(jobLen); if (job === null) return 'bad-text';
+      const job = r.label(jobLen); if (job === null) return 'bad-text';
       return { type, sessionId, sentEndOffset, senderTimeMs, job };
     }
     case PacketType.Status: {
-      const receiverId = r.u32(); const deliveredOffset = r.u64(); const contiguousOffset = r.u64(); const receivedEndOffset = r.u64();
+      const receiverId = r.u32(); const cookie = r.copy(COOKIE_BYTES);
+      const deliveredOffset = r.u64(); const contiguousOffset = r.u64(); const receivedEndOffset = r.u64();
       const flowWindowBytes = r.u32(); const echoSenderTimeMs = r.u64(); const holdMs = r.u32(); const count = r.u16();
       if ([deliveredOffset, contiguousOffset, receivedEndOffset, echoSenderTimeMs].some(Number.isNaN)) return 'offset-too-large';
       if (deliveredOffset > contiguousOffset || contiguousOffset > receivedEndOffset || flowWindowBytes === 0) return 'bad-field';
@@ -302,7 +340,7 @@ function decodeBody(type: PacketType, sessionId: string, r: Reader): Packet | De
         prevEnd = end;
         naks.push({ start, end });
       }
-      return { type, sessionId, receiverId, deliveredOffset, contiguousOffset, receivedEndOffset, flowWindowBytes, echoSenderTimeMs, holdMs, naks };
+      return { type, sessionId, receiverId, cookie, deliveredOffset, contiguousOffset, receivedEndOffset, flowWindowBytes, echoSenderTimeMs, holdMs, naks };
     }
     case PacketType.End: {
       const totalBytes = r.u64(); const sha256 = Buffer.from(r.bytes(SHA256_BYTES)); const senderTimeMs = r.u64();
@@ -310,13 +348,13 @@ function decodeBody(type: PacketType, sessionId: string, r: Reader): Packet | De
       return { type, sessionId, totalBytes, sha256, senderTimeMs };
     }
     case PacketType.Done: {
-      const receiverId = r.u32(); const status = r.u8(); const restoreOutcome = r.u8(); const bytes = r.u64(); const sinkExitCode = r.i32();
+      const receiverId = r.u32(); const cookie = r.copy(COOKIE_BYTES); const status = r.u8(); const restoreOutcome = r.u8(); const bytes = r.u64(); const sinkExitCode = r.i32();
       const repairsRequested = r.u32(); const detailLen = r.u8();
       if (Number.isNaN(bytes)) return 'offset-too-large';
       if (!(status in DONE_STATUS_NAMES) || !(restoreOutcome in RESTORE_OUTCOME_NAMES)) return 'bad-field';
       if (detailLen > MAX_DETAIL_BYTES || r.left() !== detailLen) return 'bad-length';
       const detail = r.text(detailLen); if (detail === null) return 'bad-text';
-      return { type, sessionId, receiverId, status, restoreOutcome, bytes, sinkExitCode, repairsRequested, detail };
+      return { type, sessionId, receiverId, cookie, status, restoreOutcome, bytes, sinkExitCode, repairsRequested, detail };
     }
     case PacketType.DoneAck:
       return { type, sessionId, receiverId: r.u32() };

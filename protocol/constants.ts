@@ -3,7 +3,9 @@
 export const MAGIC0 = 0x44; // 'D'
 export const MAGIC1 = 0x43; // 'C'
 // 2: STATUS carries the highest offset received and the receiver's flow window.
-export const PROTOCOL_VERSION = 2;
+// 3: JOIN carries a fresh challenge and, once validated, a cookie; WELCOME echoes both and
+//    assigns the receiver id; STATUS and DONE echo the cookie (return routability).
+export const PROTOCOL_VERSION = 3;
 
 /** magic(2) version(1) type(1) sessionId(8) */
 export const HEADER_BYTES = 12;
@@ -42,6 +44,13 @@ export const PACKET_SLAB_BYTES = 1024 * 1024;
 /** Fits a 1500-byte Ethernet MTU without IP fragmentation. */
 export const DEFAULT_PAYLOAD_BYTES = 1500 - IP_UDP_OVERHEAD_BYTES - DATA_OVERHEAD_BYTES;
 
+/** JOIN's fresh random challenge, echoed by the WELCOME that answers it. */
+export const CHALLENGE_BYTES = 16;
+/** What the sender hands a receiver that proved it receives at its address; echoed in STATUS and DONE. */
+export const COOKIE_BYTES = 16;
+/** A JOIN is padded to at least this datagram size, so answering one never sends more bytes than it took. */
+export const MIN_JOIN_DATAGRAM_BYTES = 128;
+
 export const MAX_NAME_BYTES = 64;
 export const MAX_JOB_BYTES = 64;
 export const MAX_DETAIL_BYTES = 255;
@@ -56,6 +65,16 @@ export const MIN_FLOW_WINDOW_BYTES = 64 * 1024;
 /** Offsets must stay exact in a JS number. */
 export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 export const SHA256_BYTES = 32;
+
+/** What a WELCOME says about the JOIN it answers. */
+export enum WelcomeVerdict {
+  /** Here is a cookie: JOIN again with it from the same address. Sent to the group, never to the JOIN's source. */
+  Validate = 0,
+  /** Joined, with this receiver id. */
+  Admitted = 1,
+  /** Refused; the reason is a DropReason. */
+  Refused = 2,
+}
 
 /** Outcome a receiver reports in DONE. */
 export enum DoneStatus {
@@ -95,6 +114,8 @@ export enum DropReason {
   Slow = 4,
   NotAllowed = 5,
   Aborted = 6,
+  /** --receivers: that name already joined from another address. */
+  DuplicateName = 7,
 }
 
 /** Why the sender aborted a session. */
@@ -121,6 +142,7 @@ export const DROP_REASON_NAMES: Record<DropReason, string> = {
   [DropReason.Slow]: 'too-slow',
   [DropReason.NotAllowed]: 'not-allowed',
   [DropReason.Aborted]: 'session-aborted',
+  [DropReason.DuplicateName]: 'duplicate-name',
 };
 
 export const ABORT_REASON_NAMES: Record<AbortReason, string> = {

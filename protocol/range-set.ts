@@ -23,6 +23,12 @@ export class RangeSet {
     return i < this.ranges.length && this.ranges[i].start < end;
   }
 
+  /** True when adding [start, end) would extend an existing range rather than make a new one. */
+  touches(start: number, end: number): boolean {
+    const i = this.firstEndingAfter(start - 1);
+    return i < this.ranges.length && this.ranges[i].start <= end;
+  }
+
   add(start: number, end: number): void {
     let i = this.firstEndingAfter(start - 1); // also merge a range ending exactly at start
     let s = start; let e = end; let j = i;

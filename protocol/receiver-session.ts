@@ -2,17 +2,16 @@
 // in order through pollDelivery, control packets out through pollTransmit, time passed in.
 import { createHash, type Hash } from 'crypto';
 import {
-  ABORT_REASON_NAMES, DEFAULT_FLOW_WINDOW_BYTES, DROP_REASON_NAMES, DoneStatus, DropReason, MAX_DETAIL_BYTES, MAX_NAK_RANGES, PacketType, RestoreOutcome,
+  ABORT_REASON_NAMES, CHALLENGE_BYTES, COOKIE_BYTES, DEFAULT_FLOW_WINDOW_BYTES, DROP_REASON_NAMES, DoneStatus, DropReason, MAX_DETAIL_BYTES, MAX_NAK_RANGES,
+  PacketType, RestoreOutcome, WelcomeVerdict,
 } from './constants';
-import { clipUtf8, decodePacket, encodePacket, type DataPacket, type Packet } from './codec';
+import { clipUtf8, decodePacket, encodePacket, type AnnouncePacket, type DataPacket, type HeartbeatPacket, type Packet, type WelcomePacket } from './codec';
 import {
   EventQueue, countDrop, formatEndpoint, sameEndpoint, type DropCounters, type Endpoint, type Transmit,
 } from './endpoint';
 import { RangeSet } from './range-set';
 
 export interface ReceiverSessionConfig {
-  /** Random per process, so several receivers can share a host. */
-  receiverId: number;
   name: string;
   job: string;
   /** Refuse senders whose window would need more memory than this. */
@@ -34,9 +33,46 @@ export interface ReceiverSessionConfig {
   /** What the sender may have in flight beyond what this receiver has read: a share of the
    *  socket's receive buffer, so a receiver short of CPU slows the sender instead of overflowing. */
   flowWindowBytes?: number;
+  /** Randomness for the JOIN challenges (crypto.randomBytes in production, seeded in tests). */
+  random: (bytes: number) => Buffer;
+  /** An ANNOUNCE whose timestamp is further than this from our clock is refused (a replay of
+   *  an earlier session, or clocks that are not synced). */
+  maxClockSkewMs: number;
+  /** Sessions this receiver already took (the daemon remembers them): refused when announced again. */
+  seenSessionIds?: ReadonlySet<string>;
 }
 
+/** Sessions a receiver tries to join at once before one welcomes it (a replayed announce must
+ *  not keep it from the real one). */
+const MAX_CANDIDATES = 4;
+/** A candidate that has not answered our JOIN with a cookie this long may make room for a new one. */
+const CANDIDATE_PATIENCE_MS = 1000;
+/** Sessions refused for their clock or as already seen, remembered so each is logged once. */
+const MAX_REFUSED_SESSIONS = 64;
+/** The reorder buffer holds at most this many separate ranges above the contiguous point; a
+ *  packet that would make more is dropped (and asked for again later). */
+const MAX_AHEAD_RANGES = 4096;
+
+interface Candidate {
+  key: string;
+  createdAtMs: number;
+  sessionId: string;
+  sender: Endpoint;
+  challenge: Buffer;
+  cookie: Buffer;
+  windowBytes: number;
+  payloadBytes: number;
+  lastAnnounceTimeMs: number;
+  echoSenderTimeMs: number;
+  echoReceivedAtMs: number;
+  lastHeardMs: number;
+  nextJoinMs: number;
+}
+
+const NO_COOKIE = Buffer.alloc(COOKIE_BYTES);
+
 export const RECEIVER_TIMING_DEFAULTS = {
+  maxClockSkewMs: 300_000,
   statusIntervalMs: 30,
   joinRetryMs: 100,
   doneRetryMs: 100,
@@ -63,7 +99,7 @@ export interface ReceiverOutcome {
 
 export type ReceiverEvent =
   | { type: 'locked'; sessionId: string; sender: string; windowBytes: number; payloadBytes: number }
-  | { type: 'announce-refused'; sender: string; reason: string }
+  | { type: 'announce-refused'; sender: string; reason: string; sessionId?: string }
   | { type: 'joined'; sessionId: string }
   | { type: 'verified'; bytes: number; sha256: string }
   | { type: 'finished'; outcome: ReceiverOutcome };
@@ -87,13 +123,16 @@ export class ReceiverSession {
   private readonly events = new EventQueue<ReceiverEvent>();
   readonly dropped: DropCounters = {};
 
+  // Before a WELCOME admits us: the sessions we are trying to join. After: the one that did.
+  private readonly candidates = new Map<string, Candidate>();
+  private readonly refusedSessions = new Set<string>();
   private sessionId: string | null = null;
   private sender: Endpoint | null = null;
+  private receiverId = 0;
+  private cookie: Buffer = NO_COOKIE;
   private windowBytes = 0;
   private payloadBytes = 0;
   private lastHeardMs = 0;
-  private lastAnnounceTimeMs = 0;
-  private nextJoinMs = 0;
 
   // Stream. Offsets: delivered <= contiguous <= highestEnd <= knownEnd.
   private readonly store = new Map<number, Buffer>();
@@ -158,62 +197,128 @@ export class ReceiverSession {
     if (!res.ok) { countDrop(this.dropped, res.reason); return; }
     const p = res.packet;
     if (this.state === 'finished') return;
-    if (this.sessionId === null) { this.handleUnlocked(p, from, nowMs); return; }
+    if (this.sessionId === null) { this.handleJoining(p, from, nowMs); return; }
     if (p.sessionId !== this.sessionId) { countDrop(this.dropped, 'foreign-session'); return; }
     if (this.sender === null || !sameEndpoint(this.sender, from)) { countDrop(this.dropped, 'foreign-sender'); return; }
     this.lastHeardMs = nowMs;
     this.handleLocked(p, nowMs);
   }
 
-  private handleUnlocked(p: Packet, from: Endpoint, nowMs: number): void {
+  /** Until a WELCOME that answers our own challenge admits us, no DATA, END or ABORT counts:
+   *  a recorded session replayed tonight can never welcome a challenge it never saw. */
+  private handleJoining(p: Packet, from: Endpoint, nowMs: number): void {
+    // Keyed by session and sender: a forged announce of the real session from elsewhere must not
+    // keep the real sender out.
+    const key = `${p.sessionId}/${formatEndpoint(from)}`;
+    const c = this.candidates.get(key);
+    if (c) {
+      c.lastHeardMs = nowMs;
+      switch (p.type) {
+        case PacketType.Welcome: this.handleWelcome(c, p, nowMs); return;
+        case PacketType.Announce: c.lastAnnounceTimeMs = p.senderTimeMs; c.echoSenderTimeMs = p.senderTimeMs; c.echoReceivedAtMs = nowMs; return;
+        case PacketType.Heartbeat: case PacketType.End: case PacketType.Data:
+          // The transfer runs and our WELCOME may be lost: ask again now.
+          c.nextJoinMs = Math.min(c.nextJoinMs, nowMs);
+          if (p.type !== PacketType.Heartbeat) countDrop(this.dropped, 'before-welcome');
+          return;
+        default: countDrop(this.dropped, 'before-welcome'); return;
+      }
+    }
     // A heartbeat means the job's session already runs: join anyway, to be refused loudly.
     if ((p.type !== PacketType.Announce && p.type !== PacketType.Heartbeat) || p.job !== this.cfg.job) {
-      countDrop(this.dropped, 'foreign-session');
+      countDrop(this.dropped, [...this.candidates.values()].some((x) => x.sessionId === p.sessionId) ? 'foreign-sender' : 'foreign-session');
       return;
     }
     if (this.cfg.senderAddress !== undefined && from.address !== this.cfg.senderAddress) {
       countDrop(this.dropped, 'sender-not-allowed');
       return;
     }
-    if (p.type === PacketType.Announce) {
-      if (p.windowBytes > this.cfg.maxWindowBytes) {
-        countDrop(this.dropped, 'window-too-large');
-        this.events.push({ type: 'announce-refused', sender: formatEndpoint(from), reason: `window of ${p.windowBytes} bytes exceeds this receiver's limit of ${this.cfg.maxWindowBytes}` });
-        return;
+    const refusal = this.announceRefusal(p, nowMs);
+    if (refusal) {
+      countDrop(this.dropped, refusal.counter);
+      if (!this.refusedSessions.has(p.sessionId) && this.refusedSessions.size < MAX_REFUSED_SESSIONS) {
+        this.refusedSessions.add(p.sessionId);
+        this.events.push({ type: 'announce-refused', sender: formatEndpoint(from), reason: refusal.reason, sessionId: p.sessionId });
       }
-      this.windowBytes = p.windowBytes;
-      this.payloadBytes = p.payloadBytes;
-      this.lastAnnounceTimeMs = p.senderTimeMs;
-      this.echoSenderTimeMs = p.senderTimeMs;
-      this.echoReceivedAtMs = nowMs;
+      return;
     }
-    this.sessionId = p.sessionId;
-    this.sender = { ...from };
-    this.lastHeardMs = nowMs;
+    if (this.candidates.size >= MAX_CANDIDATES && !this.evictStaleCandidate(nowMs)) { countDrop(this.dropped, 'too-many-candidates'); return; }
+    const isAnnounce = p.type === PacketType.Announce;
+    const cand: Candidate = {
+      key, createdAtMs: nowMs, sessionId: p.sessionId, sender: { ...from }, challenge: this.cfg.random(CHALLENGE_BYTES), cookie: NO_COOKIE,
+      windowBytes: isAnnounce ? p.windowBytes : 0, payloadBytes: isAnnounce ? p.payloadBytes : 0,
+      lastAnnounceTimeMs: isAnnounce ? p.senderTimeMs : 0, echoSenderTimeMs: p.senderTimeMs, echoReceivedAtMs: nowMs,
+      lastHeardMs: nowMs, nextJoinMs: nowMs,
+    };
+    this.candidates.set(key, cand);
     this.state = 'joining';
-    this.nextJoinMs = nowMs;
-    this.events.push({ type: 'locked', sessionId: p.sessionId, sender: formatEndpoint(from), windowBytes: this.windowBytes, payloadBytes: this.payloadBytes });
+    this.events.push({ type: 'locked', sessionId: p.sessionId, sender: formatEndpoint(from), windowBytes: cand.windowBytes, payloadBytes: cand.payloadBytes });
+  }
+
+  /** Make room: forget the oldest candidate that never answered our JOIN (nobody real behind it). */
+  private evictStaleCandidate(nowMs: number): boolean {
+    for (const c of this.candidates.values()) {
+      if (c.cookie === NO_COOKIE && nowMs - c.createdAtMs >= CANDIDATE_PATIENCE_MS) { this.candidates.delete(c.key); return true; }
+    }
+    return false;
+  }
+
+  private announceRefusal(p: AnnouncePacket | HeartbeatPacket, nowMs: number): { counter: string; reason: string } | null {
+    if (this.cfg.seenSessionIds?.has(p.sessionId)) {
+      return { counter: 'seen-session', reason: `session ${p.sessionId} was already received here: a replay of an earlier night` };
+    }
+    const skewMs = p.senderTimeMs - nowMs;
+    if (Math.abs(skewMs) > this.cfg.maxClockSkewMs) {
+      return { counter: 'stale-announce', reason: `its clock is ${(skewMs / 1000).toFixed(0)} s from this host's (more than ${this.cfg.maxClockSkewMs / 1000} s): a replay of an earlier session, or clocks not in sync (check NTP)` };
+    }
+    if (p.type === PacketType.Announce && p.windowBytes > this.cfg.maxWindowBytes) {
+      return { counter: 'window-too-large', reason: `window of ${p.windowBytes} bytes exceeds this receiver's limit of ${this.cfg.maxWindowBytes}` };
+    }
+    return null;
+  }
+
+  private handleWelcome(c: Candidate, p: WelcomePacket, nowMs: number): void {
+    if (!p.challenge.equals(c.challenge)) { countDrop(this.dropped, 'bad-challenge'); return; }
+    switch (p.verdict) {
+      case WelcomeVerdict.Validate:
+        if (c.cookie === NO_COOKIE) { c.cookie = p.cookie; c.nextJoinMs = nowMs; } // JOIN again, with it
+        return;
+      case WelcomeVerdict.Refused:
+        this.candidates.delete(c.key);
+        if (this.candidates.size === 0) {
+          this.sessionId = c.sessionId; this.sender = c.sender;
+          this.finish({ code: 'refused', message: `sender refused this receiver: ${DROP_REASON_NAMES[p.refusal as DropReason]}` });
+        }
+        return;
+      case WelcomeVerdict.Admitted:
+        this.sessionId = c.sessionId;
+        this.sender = c.sender;
+        this.receiverId = p.receiverId;
+        this.cookie = p.cookie;
+        this.windowBytes = c.windowBytes;
+        this.payloadBytes = c.payloadBytes;
+        this.echoSenderTimeMs = p.senderTimeMs;
+        this.echoReceivedAtMs = nowMs;
+        this.lastHeardMs = nowMs;
+        this.candidates.clear();
+        this.state = 'receiving';
+        this.events.push({ type: 'joined', sessionId: c.sessionId });
+        return;
+      default:
+    }
   }
 
   private handleLocked(p: Packet, nowMs: number): void {
     switch (p.type) {
       case PacketType.Announce:
-        this.lastAnnounceTimeMs = p.senderTimeMs;
         this.noteSenderTime(p.senderTimeMs, nowMs);
         return;
       case PacketType.Welcome:
-        if (p.receiverId !== this.cfg.receiverId) { countDrop(this.dropped, 'not-for-us'); return; }
-        if (this.state === 'joining') {
-          this.state = 'receiving';
-          this.events.push({ type: 'joined', sessionId: this.sessionId as string });
-        }
-        return;
+        return; // a repeat of the one that admitted us
       case PacketType.Drop:
-        if (p.receiverId !== this.cfg.receiverId) { countDrop(this.dropped, 'not-for-us'); return; }
+        if (p.receiverId !== this.receiverId) { countDrop(this.dropped, 'not-for-us'); return; }
         if (this.state === 'reporting') { this.finishReported(); return; } // our own verdict stands
-        this.finish(p.reason === DropReason.Late || this.state === 'joining'
-          ? { code: 'refused', message: `sender refused this receiver: ${DROP_REASON_NAMES[p.reason]}` }
-          : { code: 'dropped', message: `sender dropped this receiver: ${DROP_REASON_NAMES[p.reason]}` });
+        this.finish({ code: 'dropped', message: `sender dropped this receiver: ${DROP_REASON_NAMES[p.reason]}` });
         return;
       case PacketType.Abort:
         // Once every byte is verified, an abort (say, the sender was interrupted) changes nothing here.
@@ -221,17 +326,15 @@ export class ReceiverSession {
         this.report(DoneStatus.Aborted, `sender aborted: ${ABORT_REASON_NAMES[p.reason]}${p.message ? ` (${p.message})` : ''}`, nowMs);
         return;
       case PacketType.DoneAck:
-        if (p.receiverId !== this.cfg.receiverId) { countDrop(this.dropped, 'not-for-us'); return; }
+        if (p.receiverId !== this.receiverId) { countDrop(this.dropped, 'not-for-us'); return; }
         if (this.state === 'reporting') { this.doneConfirmed = true; this.finishReported(); }
         return;
       case PacketType.Heartbeat:
         this.noteSenderTime(p.senderTimeMs, nowMs);
-        if (this.state === 'joining') this.nextJoinMs = Math.min(this.nextJoinMs, nowMs); // WELCOME may be lost
         this.noteKnownEnd(p.sentEndOffset);
         return;
       case PacketType.End:
         this.noteSenderTime(p.senderTimeMs, nowMs);
-        if (this.state === 'joining') this.nextJoinMs = Math.min(this.nextJoinMs, nowMs);
         if (this.totalBytes === null) {
           if (p.totalBytes < this.highestEnd) { this.report(DoneStatus.HashMismatch, 'stream longer than the length the sender announced', nowMs); return; }
           this.totalBytes = p.totalBytes;
@@ -241,7 +344,6 @@ export class ReceiverSession {
         }
         return;
       case PacketType.Data:
-        if (this.state === 'joining') this.nextJoinMs = Math.min(this.nextJoinMs, nowMs);
         this.handleData(p);
         return;
       default:
@@ -263,7 +365,7 @@ export class ReceiverSession {
   }
 
   private handleData(p: DataPacket): void {
-    if (this.state !== 'joining' && this.state !== 'receiving') { this.duplicates++; return; }
+    if (this.state !== 'receiving') { this.duplicates++; return; }
     const len = p.payload.length;
     const end = p.offset + len;
     if (len > this.payloadBytes && this.payloadBytes > 0) { countDrop(this.dropped, 'oversized-payload'); return; }
@@ -274,6 +376,10 @@ export class ReceiverSession {
     if (this.ahead.overlaps(p.offset, end)) {
       if (this.store.get(p.offset)?.length === len) this.duplicates++;
       else countDrop(this.dropped, 'misaligned');
+      return;
+    }
+    if (p.offset > this.contiguousOffset && this.ahead.count >= MAX_AHEAD_RANGES && !this.ahead.touches(p.offset, end)) {
+      countDrop(this.dropped, 'reorder-full');
       return;
     }
     this.store.set(p.offset, p.payload);
@@ -319,7 +425,7 @@ export class ReceiverSession {
 
   private checkComplete(nowMs: number): void {
     if (this.totalBytes === null || this.deliveredOffset !== this.totalBytes) return;
-    if (this.state !== 'receiving' && this.state !== 'joining') return;
+    if (this.state !== 'receiving') return;
     this.actualSha256 = this.hash.digest();
     if (this.expectedSha256 && this.actualSha256.equals(this.expectedSha256)) {
       this.state = 'delivered';
@@ -360,8 +466,11 @@ export class ReceiverSession {
             : 'the sender did not accept this receiver within the start timeout' });
           return;
         }
-        if (this.state === 'joining' && nowMs - this.lastHeardMs >= this.cfg.idleTimeoutMs) {
-          this.finish({ code: 'timeout', message: 'sender went silent before the transfer started' });
+        if (this.state === 'joining') {
+          // A candidate that went silent is forgotten (a replayed announce has nobody behind it);
+          // when the last one does, the sender went silent before the transfer started.
+          for (const c of this.candidates.values()) if (nowMs - c.lastHeardMs >= this.cfg.idleTimeoutMs) this.candidates.delete(c.key);
+          if (this.candidates.size === 0) this.finish({ code: 'timeout', message: 'sender went silent before the transfer started' });
         }
         return;
       case 'receiving':
@@ -383,7 +492,7 @@ export class ReceiverSession {
   /** The next in-order verified chunk for the sinks, or null. Call only when sinks can take it. */
   pollDelivery(nowMs: number): Buffer | null {
     if (this.deliveredOffset >= this.contiguousOffset) return null;
-    if (this.state !== 'receiving' && this.state !== 'joining') return null;
+    if (this.state !== 'receiving') return null;
     const chunk = this.store.get(this.deliveredOffset);
     if (!chunk) return null;
     this.store.delete(this.deliveredOffset);
@@ -397,16 +506,20 @@ export class ReceiverSession {
 
   pollTransmit(nowMs: number): Transmit | null {
     this.advance(nowMs);
+    if (this.state === 'joining') {
+      for (const c of this.candidates.values()) {
+        if (nowMs < c.nextJoinMs) continue;
+        c.nextJoinMs = nowMs + this.cfg.joinRetryMs;
+        return { to: c.sender, bytes: encodePacket({
+          type: PacketType.Join, sessionId: c.sessionId, challenge: c.challenge, cookie: c.cookie, receiverTimeMs: nowMs,
+          echoSenderTimeMs: c.lastAnnounceTimeMs, name: this.cfg.name,
+        }) };
+      }
+      return null;
+    }
     const sid = this.sessionId;
     if (sid === null || this.sender === null) return null;
     switch (this.state) {
-      case 'joining':
-        if (nowMs < this.nextJoinMs) return null;
-        this.nextJoinMs = nowMs + this.cfg.joinRetryMs;
-        return { to: this.sender, bytes: encodePacket({
-          type: PacketType.Join, sessionId: sid, receiverId: this.cfg.receiverId, receiverTimeMs: nowMs,
-          echoSenderTimeMs: this.lastAnnounceTimeMs, name: this.cfg.name,
-        }) };
       case 'receiving':
       case 'delivered': {
         const due = this.statusDue ? this.lastStatusMs + this.cfg.nakMinIntervalMs : this.lastStatusMs + this.cfg.statusIntervalMs;
@@ -417,7 +530,7 @@ export class ReceiverSession {
         this.receivedAtLastStatus = Math.max(this.highestEnd, this.contiguousOffset);
         const knownEnd = Math.max(this.highestEnd, this.sentEndOffset, this.totalBytes ?? 0);
         return { to: this.sender, bytes: encodePacket({
-          type: PacketType.Status, sessionId: sid, receiverId: this.cfg.receiverId,
+          type: PacketType.Status, sessionId: sid, receiverId: this.receiverId, cookie: this.cookie,
           deliveredOffset: this.deliveredOffset, contiguousOffset: this.contiguousOffset,
           receivedEndOffset: this.receivedAtLastStatus, flowWindowBytes: this.flowWindowBytes,
           echoSenderTimeMs: this.echoSenderTimeMs, holdMs: Math.max(0, Math.round(nowMs - this.echoReceivedAtMs)),
@@ -428,7 +541,7 @@ export class ReceiverSession {
         if (nowMs < this.nextDoneMs) return null;
         this.nextDoneMs = nowMs + this.cfg.doneRetryMs;
         return { to: this.sender, bytes: encodePacket({
-          type: PacketType.Done, sessionId: sid, receiverId: this.cfg.receiverId, status: this.doneStatus, restoreOutcome: this.restoreOutcome,
+          type: PacketType.Done, sessionId: sid, receiverId: this.receiverId, cookie: this.cookie, status: this.doneStatus, restoreOutcome: this.restoreOutcome,
           bytes: this.deliveredOffset, sinkExitCode: this.sinkExitCode, repairsRequested: this.repairsRequested,
           detail: this.doneDetail,
         }) };
@@ -447,8 +560,7 @@ export class ReceiverSession {
         break;
       case 'joining':
         if (this.cfg.startTimeoutMs > 0) consider(this.createdAtMs + this.cfg.startTimeoutMs);
-        consider(this.nextJoinMs);
-        consider(this.lastHeardMs + this.cfg.idleTimeoutMs);
+        for (const c of this.candidates.values()) { consider(c.nextJoinMs); consider(c.lastHeardMs + this.cfg.idleTimeoutMs); }
         break;
       case 'receiving':
       case 'delivered':

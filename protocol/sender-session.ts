@@ -1,9 +1,9 @@
 // The sender's state machine, sans-IO: packets in through handle*, packets out through
 // pollTransmit, time passed in as nowMs. One instance per transfer (session).
-import { createHash, type Hash } from 'crypto';
+import { createHash, createHmac, type Hash } from 'crypto';
 import {
-  ABORT_REASON_NAMES, AbortReason, DATA_OVERHEAD_BYTES, INITIAL_FLOW_WINDOW_BYTES, DONE_STATUS_NAMES, MIN_FLOW_WINDOW_BYTES, DROP_REASON_NAMES,
-  DoneStatus, DropReason, frameBytes, MAX_ABORT_MESSAGE_BYTES, PACKET_SLAB_BYTES, PacketType, RESTORE_OUTCOME_NAMES,
+  ABORT_REASON_NAMES, AbortReason, COOKIE_BYTES, DATA_OVERHEAD_BYTES, INITIAL_FLOW_WINDOW_BYTES, DONE_STATUS_NAMES, MIN_FLOW_WINDOW_BYTES, DROP_REASON_NAMES,
+  DoneStatus, DropReason, frameBytes, MAX_ABORT_MESSAGE_BYTES, PACKET_SLAB_BYTES, PacketType, RESTORE_OUTCOME_NAMES, WelcomeVerdict,
 } from './constants';
 import {
   clipUtf8, decodePacket, encodeDataPacket, encodePacket, type DonePacket, type JoinPacket,
@@ -41,6 +41,11 @@ export interface SenderSessionConfig {
   flushAfterMs: number;
   /** How long ABORT is repeated while receivers have not confirmed it. */
   abortLingerMs: number;
+  /** Random per session (crypto.randomBytes in production): the key of the receivers' cookies. */
+  cookieSecret: Buffer;
+  /** Receivers may join only from addresses this accepts (the interface's subnet by default);
+   *  JOINs from elsewhere are dropped unanswered. */
+  acceptEndpoint?: (e: Endpoint) => boolean;
 }
 
 export const SENDER_TIMING_DEFAULTS = {
@@ -58,6 +63,9 @@ const DROP_RESEND_INTERVAL_MS = 100;
 const MAX_REFUSED_IN_REPORT = 64;
 /** Unicast replies waiting to be sent; beyond this a flood of requests is answered no more. */
 const MAX_CONTROL_QUEUE = 1024;
+/** Window packets one STATUS may queue for repair: its cost stays bounded, not O(window). */
+const MAX_REPAIRS_PER_STATUS = 4096;
+const NO_COOKIE = Buffer.alloc(COOKIE_BYTES);
 
 export type SenderState = 'waiting' | 'sending' | 'ending' | 'aborting' | 'finished';
 
@@ -75,9 +83,15 @@ interface WindowPacket {
 }
 
 interface ReceiverEntry {
+  /** Assigned here, in order of admission. */
   id: number;
   name: string;
   endpoint: Endpoint;
+  /** Proof of the endpoint: every STATUS and DONE must carry it. */
+  cookie: Buffer;
+  /** Repair bytes this receiver may still ask for before its budget refills (per round trip). */
+  repairBudgetBytes: number;
+  repairBudgetAtMs: number;
   state: 'live' | 'done' | 'dropped';
   joinedAtMs: number;
   lastHeardMs: number;
@@ -149,6 +163,7 @@ export class SenderSession {
   private startedAtMs: number | null = null;
   private endedAtMs: number | null = null;
   private readonly receivers = new Map<number, ReceiverEntry>();
+  private nextReceiverId = 1;
   private readonly refused: SenderReport['refused'] = [];
   private readonly control: Transmit[] = [];
   private readonly events = new EventQueue<SenderEvent>();
@@ -260,10 +275,26 @@ export class SenderSession {
     this.advance(nowMs);
   }
 
+  /** The cookie for a challenge from an endpoint: nothing is stored until it comes back. */
+  private cookieFor(challenge: Buffer, from: Endpoint): Buffer {
+    return createHmac('sha256', this.cfg.cookieSecret)
+      .update(this.cfg.sessionId).update(challenge).update(`${from.address}/${from.port}`)
+      .digest().subarray(0, COOKIE_BYTES);
+  }
+
+  /** A JOIN without the cookie of its endpoint is answered on the group with one, and nothing is
+   *  stored: a spoofed source gets no byte from us and takes no slot. Only a JOIN that brings the
+   *  cookie back (the sender reached it) is admitted or refused, by unicast to that endpoint. */
   private handleJoin(p: JoinPacket, from: Endpoint, nowMs: number): void {
-    const known = this.receivers.get(p.receiverId);
+    if (this.cfg.acceptEndpoint && !this.cfg.acceptEndpoint(from)) { countDrop(this.dropped, 'outside-network'); return; }
+    const cookie = this.cookieFor(p.challenge, from);
+    if (!cookie.equals(p.cookie)) {
+      if (!p.cookie.equals(NO_COOKIE)) countDrop(this.dropped, 'bad-cookie');
+      this.queueControl({ to: null, bytes: this.welcome(p, cookie, WelcomeVerdict.Validate, 0, 0, nowMs) });
+      return;
+    }
+    const known = [...this.receivers.values()].find((r) => r.cookie.equals(cookie));
     if (known) {
-      if (!sameEndpoint(known.endpoint, from)) { countDrop(this.dropped, 'receiver-address-mismatch'); return; }
       known.lastHeardMs = nowMs;
       if (known.state === 'live') this.queueWelcome(known, p, nowMs);
       else if (known.state === 'dropped') this.queueDrop(known, nowMs);
@@ -272,9 +303,10 @@ export class SenderSession {
     let refuse: DropReason | null = null;
     if (this.state !== 'waiting') refuse = DropReason.Late;
     else if (this.cfg.allowedNames && !this.cfg.allowedNames.includes(p.name)) refuse = DropReason.NotAllowed;
+    else if (this.cfg.allowedNames && [...this.receivers.values()].some((r) => r.name === p.name)) refuse = DropReason.DuplicateName;
     else if (this.receivers.size >= this.cfg.maxReceivers) refuse = DropReason.Full;
     if (refuse !== null) {
-      this.queueControl({ to: from, bytes: encodePacket({ type: PacketType.Drop, sessionId: this.cfg.sessionId, receiverId: p.receiverId, reason: refuse }) });
+      this.queueControl({ to: from, bytes: this.welcome(p, cookie, WelcomeVerdict.Refused, 0, refuse, nowMs) });
       const seen = this.refused.some((r) => r.address === formatEndpoint(from));
       if (!seen) {
         const entry = { name: p.name, address: formatEndpoint(from), reason: DROP_REASON_NAMES[refuse] };
@@ -284,13 +316,14 @@ export class SenderSession {
       return;
     }
     const r: ReceiverEntry = {
-      id: p.receiverId, name: p.name, endpoint: { ...from }, state: 'live', joinedAtMs: nowMs,
+      id: this.nextReceiverId++, name: p.name, endpoint: { ...from }, cookie, repairBudgetBytes: 0, repairBudgetAtMs: -Infinity,
+      state: 'live', joinedAtMs: nowMs,
       lastHeardMs: nowMs, deliveredOffset: 0, contiguousOffset: 0, holdingSinceMs: null,
       receivedEndOffset: 0, flowWindowBytes: this.clampFlowWindow(INITIAL_FLOW_WINDOW_BYTES),
       lastDropSentMs: -Infinity, finishedAtMs: null, done: null, dropReason: null, nakPackets: 0,
       clockOffsetMs: null,
     };
-    this.receivers.set(p.receiverId, r);
+    this.receivers.set(r.id, r);
     this.firstJoinMs ??= nowMs;
     this.queueWelcome(r, p, nowMs);
     this.events.push({ type: 'joined', name: r.name, address: formatEndpoint(from), receivers: this.countLive() });
@@ -307,10 +340,14 @@ export class SenderSession {
       const midpoint = (p.echoSenderTimeMs + nowMs) / 2;
       r.clockOffsetMs = Math.round(p.receiverTimeMs - midpoint);
     }
-    this.queueControl({ to: r.endpoint, bytes: encodePacket({
-      type: PacketType.Welcome, sessionId: this.cfg.sessionId, receiverId: r.id,
+    this.queueControl({ to: r.endpoint, bytes: this.welcome(p, r.cookie, WelcomeVerdict.Admitted, r.id, 0, nowMs) });
+  }
+
+  private welcome(p: JoinPacket, cookie: Buffer, verdict: WelcomeVerdict, receiverId: number, refusal: number, nowMs: number): Buffer {
+    return encodePacket({
+      type: PacketType.Welcome, sessionId: this.cfg.sessionId, challenge: p.challenge, cookie, receiverId, verdict, refusal,
       echoReceiverTimeMs: p.receiverTimeMs, senderTimeMs: nowMs,
-    }) });
+    });
   }
 
   private queueDrop(r: ReceiverEntry, nowMs: number): void {
@@ -319,10 +356,18 @@ export class SenderSession {
     this.queueControl({ to: r.endpoint, bytes: encodePacket({ type: PacketType.Drop, sessionId: this.cfg.sessionId, receiverId: r.id, reason: r.dropReason }) });
   }
 
-  private handleStatus(p: StatusPacket, from: Endpoint, nowMs: number): void {
+  /** The receiver a STATUS or DONE claims to be, if it proves it (endpoint and cookie). */
+  private validated(p: StatusPacket | DonePacket, from: Endpoint): ReceiverEntry | null {
     const r = this.receivers.get(p.receiverId);
-    if (!r) { countDrop(this.dropped, 'unknown-receiver'); return; }
-    if (!sameEndpoint(r.endpoint, from)) { countDrop(this.dropped, 'receiver-address-mismatch'); return; }
+    if (!r) { countDrop(this.dropped, 'unknown-receiver'); return null; }
+    if (!sameEndpoint(r.endpoint, from)) { countDrop(this.dropped, 'receiver-address-mismatch'); return null; }
+    if (!r.cookie.equals(p.cookie)) { countDrop(this.dropped, 'bad-cookie'); return null; }
+    return r;
+  }
+
+  private handleStatus(p: StatusPacket, from: Endpoint, nowMs: number): void {
+    const r = this.validated(p, from);
+    if (!r) return;
     r.lastHeardMs = nowMs;
     if (r.state === 'dropped') { this.queueDrop(r, nowMs); return; }
     if (r.state === 'done') return;
@@ -337,14 +382,18 @@ export class SenderSession {
     // STATUS packets can arrive out of order: the read point only moves forward.
     r.receivedEndOffset = Math.max(r.receivedEndOffset, Math.min(p.receivedEndOffset, this.sentEndOffset));
     r.flowWindowBytes = this.clampFlowWindow(p.flowWindowBytes);
-    for (const range of p.naks) this.queueRepairs(r, range.start, Math.min(range.end, this.sentEndOffset), nowMs);
+    let budget = MAX_REPAIRS_PER_STATUS;
+    for (const range of p.naks) {
+      if (budget <= 0) { countDrop(this.dropped, 'naks-beyond-budget'); break; }
+      // Never for data it has acknowledged, never beyond what was sent.
+      budget = this.queueRepairs(r, Math.max(range.start, r.contiguousOffset), Math.min(range.end, this.sentEndOffset), nowMs, budget);
+    }
     if (advanced) this.recomputeBase(); else this.recomputeFlow();
   }
 
   private handleDone(p: DonePacket, from: Endpoint, nowMs: number): void {
-    const r = this.receivers.get(p.receiverId);
-    if (!r) { countDrop(this.dropped, 'unknown-receiver'); return; }
-    if (!sameEndpoint(r.endpoint, from)) { countDrop(this.dropped, 'receiver-address-mismatch'); return; }
+    const r = this.validated(p, from);
+    if (!r) return;
     r.lastHeardMs = nowMs;
     // Always confirm, so a receiver whose DONE_ACK was lost can stop repeating.
     this.queueControl({ to: r.endpoint, bytes: encodePacket({ type: PacketType.DoneAck, sessionId: this.cfg.sessionId, receiverId: r.id }) });
@@ -391,24 +440,30 @@ export class SenderSession {
 
   private repairHoldoffMs(): number { return Math.max(MIN_REPAIR_HOLDOFF_MS, 1.5 * this.srttMs); }
 
-  private queueRepairs(r: ReceiverEntry, start: number, end: number, nowMs: number): void {
-    if (start >= end) return;
+  /** Returns what is left of `budget` (window packets this STATUS may still look at). */
+  private queueRepairs(r: ReceiverEntry, start: number, end: number, nowMs: number, budget: number): number {
+    if (start >= end) return budget;
     let i = this.findPacket(Math.max(start, this.baseOffset));
-    if (i < 0) return;
+    if (i < 0) return budget;
     const holdoff = this.repairHoldoffMs();
+    // What one receiver may draw per round trip: its own flow window (what it says it can take).
+    if (nowMs - r.repairBudgetAtMs >= holdoff) { r.repairBudgetBytes = r.flowWindowBytes; r.repairBudgetAtMs = nowMs; }
     // A packet only one receiver lost is repaired by unicast to it: with independent losses
     // that is most repairs (computed: ~87 % at 5 % loss and 6 receivers), and the others are spared
     // receiving a copy they already have. Asked for by two or more, it goes to the group.
-    for (; i < this.nextNew && this.window[i].offset < end; i++) {
+    for (; i < this.nextNew && this.window[i].offset < end && budget > 0; i++, budget--) {
       const p = this.window[i];
       r.nakPackets++;
       if (p.queued) { if (p.repairFor !== r) p.repairFor = null; continue; }
       // Holdoff: the last copy sent may still be on its way to this receiver.
       if (nowMs - p.lastSentMs < holdoff && (p.lastSentFor === null || p.lastSentFor === r)) continue;
+      if (r.repairBudgetBytes < p.length) { countDrop(this.dropped, 'repairs-beyond-budget'); return 0; }
+      r.repairBudgetBytes -= p.length;
       p.queued = true;
       p.repairFor = r;
       this.repairQueue.push(p);
     }
+    return budget;
   }
 
   private recomputeBase(): void {

@@ -13,6 +13,7 @@ import { Driver, onInterrupt } from '../src/driver';
 import { EXIT } from '../src/exit-codes';
 import { writeJsonFile } from '../src/report';
 import { checkOutputDirectory, SafeFileError } from '../src/safe-file';
+import { addSeenSession, readSeenSessions } from '../src/seen-sessions';
 import { stdoutKind } from '../src/stdio';
 import type { Logger } from '../src/log';
 import { bindSocket, enlargeBuffers } from '../src/net';
@@ -93,12 +94,19 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   await bindSocket(ctrlSock, 0, opts.interfaceAddress);
   enlargeBuffers(ctrlSock, SOCKET_BUFFER_BYTES); // repairs only this receiver lost come here
 
-  // Non-zero: 0 is the sender's envelope party id.
-  const receiverId = randomBytes(4).readUInt32BE(0) || 1;
-  const link = wire(opts.key, receiverId);
+  // Envelope party id, random and non-zero (0 is the sender's).
+  const partyId = randomBytes(4).readUInt32BE(0) || 1;
+  const link = wire(opts.key, partyId);
+  let seen: string[] = [];
+  if (opts.seenSessionsFile) {
+    try { seen = readSeenSessions(opts.seenSessionsFile); } catch (err) {
+      throw new UsageError('seen-sessions', 'a readable file of session ids (or none yet)', `${opts.seenSessionsFile}: ${(err as Error).message}`);
+    }
+  }
   const session = new ReceiverSession({
     ...RECEIVER_TIMING_DEFAULTS,
-    receiverId, name: opts.name, job: opts.job, flowWindowBytes,
+    name: opts.name, job: opts.job, flowWindowBytes, random: randomBytes,
+    maxClockSkewMs: opts.maxClockSkewMs, seenSessionIds: new Set(seen),
     maxWindowBytes: opts.maxWindowBytes, startTimeoutMs: opts.startTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
     ...(opts.senderAddress ? { senderAddress: opts.senderAddress } : {}),
   }, nowMs());
@@ -170,9 +178,10 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     for (let e = session.pollEvent(); e; e = session.pollEvent()) {
       switch (e.type) {
         case 'locked': log.info(`found session ${e.sessionId} from ${e.sender}; joining`); break;
-        case 'announce-refused': log.warn(`ignoring sender ${e.sender}: ${e.reason}`); break;
+        case 'announce-refused': log.warn(`ignoring ${e.sessionId ? `session ${e.sessionId} of ` : ''}sender ${e.sender}: ${e.reason}`); break;
         case 'joined':
           log.info(`joined session ${e.sessionId}`);
+          link.lock(e.sessionId);
           if (preflightFailure) session.handleLocalFailure(DoneStatus.PreflightFailed, preflightFailure, -1, now, opts.restore ? RestoreOutcome.KeptOld : RestoreOutcome.None);
           else sinks ??= openSinks();
           break;
@@ -180,8 +189,6 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
         case 'finished': break;
       }
     }
-    // Data can arrive before a lost WELCOME is repeated: sinks open on first need too.
-    if (!sinks && !preflightFailure && session.bytesReady > 0) sinks = openSinks();
     if (session.isFinished) { finish(); return; }
     const later = nowMs();
     driver.arm(Math.min(session.pollTimeoutMs(later), sinks ? sinks.flushDueInMs(later) : Infinity, 100));
@@ -232,6 +239,10 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     (Object.keys(link.dropped).length ? `, rejected by the key ${JSON.stringify(link.dropped)}` : '');
   if (outcome.code === 'ok') log.info(summary); else log.error(summary);
   const exitCode = EXIT_BY_OUTCOME[outcome.code];
+  if (opts.seenSessionsFile && stats.sessionId && stats.sha256 && finalizing) {
+    // Verified here: the same session announced again later is a replay.
+    try { addSeenSession(opts.seenSessionsFile, stats.sessionId); } catch (err) { log.error(`could not record session ${stats.sessionId} in ${opts.seenSessionsFile}: ${(err as Error).message}`); }
+  }
   if (opts.reportFile) {
     const restore = sinks?.sinks.find((s) => s.restoreOutcome !== undefined);
     writeJsonFile(opts.reportFile, {

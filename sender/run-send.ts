@@ -4,7 +4,7 @@ import * as dgram from 'dgram';
 import { SENDER_TIMING_DEFAULTS, SenderSession, type SenderReport, type Transmit } from '../protocol';
 import { EXIT } from '../src/exit-codes';
 import type { Logger } from '../src/log';
-import { bindSocket, enlargeBuffers } from '../src/net';
+import { bindSocket, enlargeBuffers, inNetworks, type Network } from '../src/net';
 import { nowMs } from '../src/clock';
 import { wire } from '../src/keyed';
 import { mib, startProgress } from '../src/progress';
@@ -44,12 +44,15 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   sock.setMulticastLoopback(true); // receivers on this host count too
   enlargeBuffers(sock, SOCKET_BUFFER_BYTES);
 
+  const sessionId = randomBytes(8).toString('hex');
   const session = new SenderSession({
     ...SENDER_TIMING_DEFAULTS,
-    sessionId: randomBytes(8).toString('hex'), job: opts.job, payloadBytes: opts.payloadBytes,
+    sessionId, job: opts.job, payloadBytes: opts.payloadBytes,
     windowBytes: opts.windowBytes, minReceivers: opts.minReceivers, maxWaitMinReceivers: opts.maxWaitMinReceivers,
     minWaitMs: opts.minWaitMs, maxWaitMs: opts.maxWaitMs, maxRateBitsPerSec: opts.maxRateBitsPerSec,
     dropAfterMs: opts.dropAfterMs, idleTimeoutMs: opts.idleTimeoutMs, allowedNames: opts.allowedNames,
+    cookieSecret: randomBytes(32),
+    ...(opts.receiverNetworks ? { acceptEndpoint: (e: { address: string }) => inNetworks(e.address, opts.receiverNetworks as Network[]) } : {}),
   }, nowMs());
   log.info(`announcing job '${opts.job}' on ${opts.group}:${opts.port}, waiting for ${opts.minReceivers} receiver(s)`);
 
@@ -65,7 +68,7 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   });
 
   const sendErrors = new Set<string>();
-  const link = wire(opts.key, 0); // the sender is envelope party 0
+  const link = wire(opts.key, 0, sessionId); // the sender is envelope party 0
   const send = (t: Transmit): void => {
     const port = t.to ? t.to.port : opts.port;
     const address = t.to ? t.to.address : opts.group;

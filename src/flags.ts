@@ -22,6 +22,7 @@ export const SEND = {
   'max-rate-mbps': { type: 'string', describe: 'maximum send rate, megabits per second of Ethernet frames (headers, preamble and gap counted) [1000]' },
   'payload-bytes': { type: 'string', describe: 'data bytes per datagram, or auto [auto: fills one frame of the outgoing interface\'s MTU (at most 9000): 1448 at MTU 1500, 8948 at 9000]' },
   'window-mib': { type: 'string', describe: 'unacknowledged data kept for repairs, MiB [64]' },
+  'receiver-networks': { type: 'string', describe: 'receivers may join only from these IPv4 networks (CIDR, comma-separated), or any [the networks of the outgoing interface]' },
   'drop-after-sec': { type: 'string', describe: 'drop a receiver that stays over half a window behind the fastest this long; 0 = never [0]' },
   report: { type: 'string', describe: 'also write the final report as JSON to this file' },
 } as const;
@@ -46,5 +47,7 @@ export const RECEIVE = {
   sender: { type: 'string', describe: 'follow only a sender at this IPv4 address [any sender of the job]' },
   report: { type: 'string', describe: 'also write this receiver\'s result as JSON to this file' },
   'start-timeout-sec': { type: 'string', describe: 'give up if no sender accepted us this long; 0 = wait forever [0]' },
+  'max-clock-skew-sec': { type: 'string', describe: 'refuse a sender whose announce is further than this from our clock: a replay, or clocks out of sync [300]' },
+  'seen-sessions': { type: 'string', describe: 'file of session ids already received: refused if announced again; a verified session is added (the daemon sets one per job)' },
   'max-window-mib': { type: 'string', describe: 'refuse senders whose window needs more memory than this [1024]' },
 } as const;

@@ -66,3 +66,27 @@ export function interfaceMtu(name: string): number | null {
     return Number.isInteger(mtu) && mtu >= 576 ? mtu : null;
   } catch { return null; }
 }
+
+/** An IPv4 network: a base address and a prefix length. */
+export interface Network { base: number; prefixBits: number }
+
+const maskOf = (bits: number): number => (bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0);
+
+export function parseNetwork(cidr: string): Network | null {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr.trim());
+  if (!m || m[1].split('.').some((x) => Number(x) > 255) || Number(m[2]) > 32) return null;
+  const bits = Number(m[2]);
+  return { base: (ipv4ToInt(m[1]) & maskOf(bits)) >>> 0, prefixBits: bits };
+}
+
+export function inNetworks(address: string, nets: readonly Network[]): boolean {
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) return false;
+  const a = ipv4ToInt(address);
+  return nets.some((n) => ((a & maskOf(n.prefixBits)) >>> 0) === n.base);
+}
+
+/** The IPv4 networks of an interface (from its addresses and netmasks). */
+export function interfaceNetworks(name: string): Network[] {
+  return (os.networkInterfaces()[name] ?? []).filter((a) => a.family === 'IPv4' && a.cidr)
+    .map((a) => parseNetwork(a.cidr as string)).filter((n): n is Network => n !== null);
+}

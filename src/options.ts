@@ -10,7 +10,7 @@ import {
 import * as fs from 'fs';
 import * as path from 'path';
 import { readKeyFile } from './key-file';
-import { interfaceMtu, outgoingInterface, resolveInterface } from './net';
+import { interfaceMtu, interfaceNetworks, outgoingInterface, parseNetwork, resolveInterface, type Network } from './net';
 import { isPlainFileName } from './safe-file';
 import { UsageError } from './usage-error';
 
@@ -71,6 +71,8 @@ export interface SendOptions extends CommonOptions {
   windowBytes: number;
   dropAfterMs: number;
   reportFile: string | undefined;
+  /** Receivers may join only from these networks; null = from anywhere. */
+  receiverNetworks: Network[] | null;
 }
 
 export interface ReceiveOptions extends CommonOptions {
@@ -86,6 +88,8 @@ export interface ReceiveOptions extends CommonOptions {
   stdout: boolean;
   startTimeoutMs: number;
   maxWindowBytes: number;
+  maxClockSkewMs: number;
+  seenSessionsFile: string | undefined;
 }
 
 const MIB = 1024 * 1024;
@@ -155,7 +159,23 @@ export function parseSendOptions(raw: Raw): SendOptions {
     windowBytes: Math.round(windowBytes),
     dropAfterMs: num(raw, 'drop-after-sec', 0, 0, DAY_SEC, false) * 1000,
     reportFile: text(raw, 'report', undefined, 4096),
+    receiverNetworks: receiverNetworks(raw, base.interfaceAddress, base.group),
   };
+}
+
+/** --receiver-networks: CIDRs, or any; by default the outgoing interface's own networks (none
+ *  known: any), so repairs and replies never go to an address off this segment. */
+function receiverNetworks(raw: Raw, interfaceAddress: string | undefined, group: string): Network[] | null {
+  const v = text(raw, 'receiver-networks', undefined, 4096);
+  if (v === 'any') return null;
+  if (v === undefined) {
+    const name = outgoingInterface(interfaceAddress, group);
+    const nets = name === null ? [] : interfaceNetworks(name);
+    return nets.length ? nets : null;
+  }
+  const nets = v.split(',').map((x) => parseNetwork(x));
+  if (nets.some((n) => n === null)) throw new UsageError('receiver-networks', 'IPv4 networks in CIDR form separated by commas (e.g. 10.0.0.0/24), or any', v);
+  return nets as Network[];
 }
 
 /** --output: a file, a directory (archive with the default name), or a name template. */
@@ -280,5 +300,7 @@ export function parseReceiveOptions(raw: Raw): ReceiveOptions {
     stdout: raw.stdout === true || (outputFile === undefined && archive === undefined && pipeCommand === undefined && target === undefined),
     startTimeoutMs: num(raw, 'start-timeout-sec', 0, 0, DAY_SEC, false) * 1000,
     maxWindowBytes: Math.round(num(raw, 'max-window-mib', 1024, 1, 4095, false) * MIB),
+    maxClockSkewMs: num(raw, 'max-clock-skew-sec', 300, 1, DAY_SEC, false) * 1000,
+    seenSessionsFile: text(raw, 'seen-sessions', undefined, 4096),
   };
 }

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { randomBytes } from 'crypto';
 import {
-  AbortReason, DoneStatus, DropReason, MAX_NAK_RANGES, PROTOCOL_VERSION, PacketType, RestoreOutcome, crc32, crc32Package, decodePacket,
+  AbortReason, DoneStatus, DropReason, MAX_NAK_RANGES, MIN_JOIN_DATAGRAM_BYTES, PROTOCOL_VERSION, PacketType, RestoreOutcome, WelcomeVerdict, crc32, crc32Package, decodePacket,
   encodeDataPacket, encodePacket, type Packet,
 } from '../protocol';
 import { PacketSlab } from '../protocol/packet-slab';
@@ -11,13 +11,16 @@ import { PacketSlab } from '../protocol/packet-slab';
 const sid = '0123456789abcdef';
 const samples: Packet[] = [
   { type: PacketType.Announce, sessionId: sid, senderTimeMs: 1_700_000_000_123, windowBytes: 64 << 20, payloadBytes: 1448, job: 'nightly-app' },
-  { type: PacketType.Join, sessionId: sid, receiverId: 0xdeadbeef, receiverTimeMs: 1_700_000_000_456, echoSenderTimeMs: 1_700_000_000_123, name: 'réplica-1' },
-  { type: PacketType.Welcome, sessionId: sid, receiverId: 7, echoReceiverTimeMs: 5, senderTimeMs: 6 },
+  { type: PacketType.Join, sessionId: sid, challenge: randomBytes(16), cookie: Buffer.alloc(16), receiverTimeMs: 1_700_000_000_456, echoSenderTimeMs: 1_700_000_000_123, name: 'réplica-1' },
+  { type: PacketType.Join, sessionId: sid, challenge: randomBytes(16), cookie: randomBytes(16), receiverTimeMs: 1, echoSenderTimeMs: 2, name: 'r'.repeat(64) },
+  { type: PacketType.Welcome, sessionId: sid, challenge: randomBytes(16), cookie: randomBytes(16), receiverId: 7, verdict: WelcomeVerdict.Admitted, refusal: 0, echoReceiverTimeMs: 5, senderTimeMs: 6 },
+  { type: PacketType.Welcome, sessionId: sid, challenge: randomBytes(16), cookie: randomBytes(16), receiverId: 0, verdict: WelcomeVerdict.Validate, refusal: 0, echoReceiverTimeMs: 5, senderTimeMs: 6 },
+  { type: PacketType.Welcome, sessionId: sid, challenge: randomBytes(16), cookie: randomBytes(16), receiverId: 0, verdict: WelcomeVerdict.Refused, refusal: DropReason.DuplicateName, echoReceiverTimeMs: 5, senderTimeMs: 6 },
   { type: PacketType.Data, sessionId: sid, offset: 2 ** 40 + 3, payload: randomBytes(1448) },
   { type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: 2 ** 52, senderTimeMs: 9, job: '' },
-  { type: PacketType.Status, sessionId: sid, receiverId: 1, deliveredOffset: 10, contiguousOffset: 20, receivedEndOffset: 60, flowWindowBytes: 1 << 21, echoSenderTimeMs: 3, holdMs: 4, naks: [{ start: 30, end: 40 }, { start: 50, end: 2 ** 50 }] },
+  { type: PacketType.Status, sessionId: sid, receiverId: 1, cookie: randomBytes(16), deliveredOffset: 10, contiguousOffset: 20, receivedEndOffset: 60, flowWindowBytes: 1 << 21, echoSenderTimeMs: 3, holdMs: 4, naks: [{ start: 30, end: 40 }, { start: 50, end: 2 ** 50 }] },
   { type: PacketType.End, sessionId: sid, totalBytes: 123456789, sha256: randomBytes(32), senderTimeMs: 1 },
-  { type: PacketType.Done, sessionId: sid, receiverId: 2, status: DoneStatus.SinkFailed, restoreOutcome: RestoreOutcome.KeptOld, bytes: 99, sinkExitCode: 1, repairsRequested: 12, detail: 'pg_restore: error: could not execute query' },
+  { type: PacketType.Done, sessionId: sid, receiverId: 2, cookie: randomBytes(16), status: DoneStatus.SinkFailed, restoreOutcome: RestoreOutcome.KeptOld, bytes: 99, sinkExitCode: 1, repairsRequested: 12, detail: 'pg_restore: error: could not execute query' },
   { type: PacketType.DoneAck, sessionId: sid, receiverId: 3 },
   { type: PacketType.Abort, sessionId: sid, reason: AbortReason.InputFailed, message: 'pg_dump exited with status 1' },
   { type: PacketType.Drop, sessionId: sid, receiverId: 4, reason: DropReason.Slow },
@@ -98,7 +101,7 @@ function reseal(b: Buffer): Buffer {
 }
 
 t.test('well-sealed but invalid fields are rejected', async (t) => {
-  const unknown = reseal(Buffer.from(encodePacket(samples[8])));
+  const unknown = reseal(Buffer.from(encodePacket(samples[11])));
   unknown[3] = 99; reseal(unknown);
   t.same(decodePacket(unknown), { ok: false, reason: 'unknown-type' });
 
@@ -107,7 +110,7 @@ t.test('well-sealed but invalid fields are rejected', async (t) => {
   t.same(decodePacket(reseal(data)), { ok: false, reason: 'offset-too-large' });
 
   const status = (naks: { start: number; end: number }[], contiguous = 20): Buffer => {
-    const p = { ...(samples[5] as Extract<Packet, { type: PacketType.Status }>), contiguousOffset: contiguous, naks };
+    const p = { ...(samples[8] as Extract<Packet, { type: PacketType.Status }>), contiguousOffset: contiguous, naks };
     return Buffer.from(encodePacket(p));
   };
   t.same(decodePacket(status([{ start: 40, end: 30 }])), { ok: false, reason: 'bad-range' }, 'reversed range');
@@ -115,24 +118,39 @@ t.test('well-sealed but invalid fields are rejected', async (t) => {
   t.same(decodePacket(status([{ start: 30, end: 50 }, { start: 40, end: 60 }])), { ok: false, reason: 'bad-range' }, 'overlapping ranges');
   t.same(decodePacket(status([], 5)), { ok: false, reason: 'bad-field' }, 'delivered beyond contiguous');
   const statusWith = (fields: { receivedEndOffset?: number; flowWindowBytes?: number }): Buffer =>
-    Buffer.from(encodePacket({ ...(samples[5] as Extract<Packet, { type: PacketType.Status }>), naks: [], ...fields }));
+    Buffer.from(encodePacket({ ...(samples[8] as Extract<Packet, { type: PacketType.Status }>), naks: [], ...fields }));
   t.same(decodePacket(statusWith({ receivedEndOffset: 19 })), { ok: false, reason: 'bad-field' }, 'received end below contiguous');
   t.same(decodePacket(statusWith({ flowWindowBytes: 0 })), { ok: false, reason: 'bad-field' }, 'empty flow window');
   const many = status(Array.from({ length: MAX_NAK_RANGES }, (_, i) => ({ start: 100 + 10 * i, end: 105 + 10 * i })));
-  many.writeUInt16BE(MAX_NAK_RANGES + 1, 12 + 44);
+  many.writeUInt16BE(MAX_NAK_RANGES + 1, 12 + 60); // after id, cookie, 3 offsets, window, echo, hold
   t.same(decodePacket(reseal(many)), { ok: false, reason: 'too-many-ranges' });
-  t.throws(() => encodePacket({ ...(samples[5] as Extract<Packet, { type: PacketType.Status }>), naks: Array.from({ length: MAX_NAK_RANGES + 1 }, (_, i) => ({ start: 100 + 10 * i, end: 105 + 10 * i })) }), 'the encoder refuses too many ranges');
+  t.throws(() => encodePacket({ ...(samples[8] as Extract<Packet, { type: PacketType.Status }>), naks: Array.from({ length: MAX_NAK_RANGES + 1 }, (_, i) => ({ start: 100 + 10 * i, end: 105 + 10 * i })) }), 'the encoder refuses too many ranges');
 
-  const done = Buffer.from(encodePacket(samples[7]));
-  done[16] = 77; // status byte
+  const done = Buffer.from(encodePacket(samples[10]));
+  done[32] = 77; // status byte, after id and cookie
   t.same(decodePacket(reseal(done)), { ok: false, reason: 'bad-field' });
-  const badRestore = Buffer.from(encodePacket(samples[7]));
-  badRestore[17] = 9; // restore outcome byte
+  const badRestore = Buffer.from(encodePacket(samples[10]));
+  badRestore[33] = 9; // restore outcome byte
   t.same(decodePacket(reseal(badRestore)), { ok: false, reason: 'bad-field' }, 'unknown restore outcome');
 
   const join = Buffer.from(encodePacket({ ...(samples[1] as Extract<Packet, { type: PacketType.Join }>), name: 'ab' }));
-  join[join.length - 6] = 0xff; // invalid UTF-8 in the name
+  const NAME_AT = 12 + 16 + 16 + 8 + 8 + 1;
+  join[NAME_AT] = 0xff; // invalid UTF-8 in the name
   t.same(decodePacket(reseal(join)), { ok: false, reason: 'bad-text' });
+  const ctrl = Buffer.from(encodePacket({ ...(samples[1] as Extract<Packet, { type: PacketType.Join }>), name: 'a\x1b[2Jb' }));
+  t.same(decodePacket(ctrl), { ok: false, reason: 'bad-text' }, 'a control character in a name (it reaches terminals and logs)');
+  const padded = Buffer.from(encodePacket({ ...(samples[1] as Extract<Packet, { type: PacketType.Join }>), name: 'ab' }));
+  t.equal(padded.length, MIN_JOIN_DATAGRAM_BYTES, 'a JOIN is padded to the minimum size');
+  padded[padded.length - 5] = 1;
+  t.same(decodePacket(reseal(padded)), { ok: false, reason: 'bad-field' }, 'non-zero padding');
+  const short = Buffer.concat([padded.subarray(0, NAME_AT + 2), Buffer.alloc(4)]);
+  t.same(decodePacket(reseal(short)), { ok: false, reason: 'bad-length' }, 'an unpadded JOIN (answering it would cost more than it did)');
+  const welcome = Buffer.from(encodePacket(samples[3]));
+  welcome[12 + 16 + 16 + 4] = 7; // verdict
+  t.same(decodePacket(reseal(welcome)), { ok: false, reason: 'bad-field' }, 'unknown WELCOME verdict');
+  const admittedNoId = Buffer.from(encodePacket(samples[3]));
+  admittedNoId.writeUInt32BE(0, 12 + 32);
+  t.same(decodePacket(reseal(admittedNoId)), { ok: false, reason: 'bad-field' }, 'admitted without a receiver id');
 
   const announce = Buffer.from(encodePacket(samples[0]));
   announce[28] = 200; // job length beyond the packet

@@ -90,6 +90,47 @@ t.test('systemd-analyze verify accepts the unit', async (t) => {
   t.notMatch(r.stderr, /dbcast\.service/, 'no complaint about the unit');
 });
 
+/** Exposure at most this (systemd's scale: 0 = locked down, 10 = unprotected); it was 5.1 before the hardening. */
+const MAX_SECURITY_EXPOSURE = 2.0;
+
+t.test('systemd-analyze security rates the unit at most 2.0', async (t) => {
+  if (spawnSync('systemd-analyze', ['--version']).status !== 0) {
+    if (process.env.CI) t.fail('systemd-analyze missing in CI (.ci/run installs systemd)');
+    else t.plan(0, 'systemd-analyze not installed');
+    return;
+  }
+  const dir = tempDir(t);
+  const unit = path.join(dir, 'dbcast.service');
+  fs.writeFileSync(unit, fs.readFileSync(path.join(ROOT, 'systemd', 'dbcast.service'), 'utf8').replace(/\/usr\/local\/bin\/dbcast/g, BIN));
+  // --offline=yes (systemd >= 250) reads the file alone: no running systemd, no daemon-reload.
+  const r = spawnSync('systemd-analyze', ['security', '--offline=yes', '--no-pager', unit], { encoding: 'utf8' });
+  if (r.status !== 0 && /offline|unrecognized|unknown option/i.test(r.stderr)) {
+    t.plan(0, `this systemd-analyze has no offline security mode: ${r.stderr.trim().split('\n')[0]}`);
+    return;
+  }
+  t.equal(r.status, 0, r.stderr);
+  const m = /Overall exposure level for dbcast\.service: (\d+(?:\.\d+)?)/.exec(r.stdout);
+  t.ok(m, `an overall exposure line in:\n${r.stdout.slice(-400)}`);
+  const exposure = Number(m?.[1]);
+  const open = r.stdout.split('\n').filter((l) => l.startsWith('✗')).map((l) => l.replace(/\s{2,}.*?(\d\.\d)$/, ' $1').trim());
+  t.ok(exposure <= MAX_SECURITY_EXPOSURE, `exposure ${exposure} <= ${MAX_SECURITY_EXPOSURE}; still open:\n${open.join('\n')}`);
+});
+
+t.test('the unit keeps what node, the dump tools and the network code need', async (t) => {
+  const unit = fs.readFileSync(path.join(ROOT, 'systemd', 'dbcast.service'), 'utf8');
+  const settings = (key: string): string[] => [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1].trim());
+  t.notMatch(settings('MemoryDenyWriteExecute').join(' '), /yes|true|1/, "no MemoryDenyWriteExecute: V8's JIT needs W+X pages");
+  t.notMatch(settings('ProcSubset').join(' '), /pid/, 'no ProcSubset=pid: src/net.ts reads /proc/net/route, os.cpus() /proc/stat');
+  const families = settings('RestrictAddressFamilies').join(' ').split(/\s+/);
+  for (const f of ['AF_UNIX', 'AF_INET', 'AF_NETLINK']) t.ok(families.includes(f), `${f} allowed (local sockets, multicast, getifaddrs)`);
+  t.equal(settings('ProtectSystem')[0], 'strict');
+  t.same(settings('CapabilityBoundingSet'), [''], 'no capabilities');
+  t.same(settings('UMask'), ['0027']);
+  const rw = settings('ReadWritePaths').join(' ').split(/\s+/).filter(Boolean);
+  t.ok(rw.includes('/var/lib/dbcast'), 'the state directory (StateDirectory= creates it)');
+  for (const p of rw.filter((p) => p !== '/var/lib/dbcast')) t.ok(p.startsWith('-'), `${p}: optional, so a host without it still starts`);
+});
+
 t.test('receiver windows and clock skew', async (t) => {
   const T = Date.parse('2026-11-23T02:00:00Z');
   t.same(nextWindow([T, T + 86_400_000], T - 200_000, 120_000, 900_000), { scheduledMs: T, openAtMs: T - 120_000, closeAtMs: T + 900_000 });

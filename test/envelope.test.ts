@@ -11,6 +11,7 @@ import {
 } from '../protocol';
 import { Rng } from './sim/rng';
 import { BIN, tempDir } from './helpers/dbcast';
+import { KEY_FILE_FLAGS, readKeyFile } from '../src/key-file';
 
 const key = randomBytes(32);
 const sid = '0123456789abcdef';
@@ -64,14 +65,24 @@ t.test('replays are dropped; reordering within the window is fine', async (t) =>
 t.test('key files: missing, wrong size, readable by others → exit 2 naming --key-file', async (t) => {
   const dir = tempDir(t);
   const write = (name: string, data: string | Buffer, mode: number): string => { const f = path.join(dir, name); fs.writeFileSync(f, data); fs.chmodSync(f, mode); return f; };
+  const good = write('good', randomBytes(32), 0o600);
+  const link = path.join(dir, 'link'); fs.symlinkSync(good, link);
+  const openDir = path.join(dir, 'open-dir'); fs.mkdirSync(openDir); fs.chmodSync(openDir, 0o777);
+  const fifo = path.join(dir, 'fifo');
+  const hasFifo = spawnSync('mkfifo', ['-m', '600', fifo]).status === 0;
   const cases: Array<[string, RegExp]> = [
     [path.join(dir, 'missing'), /ENOENT/],
     [write('short', randomBytes(16), 0o600), /16 bytes/],
     [write('open', randomBytes(32), 0o644), /only its owner can read.*mode 644/],
     [write('text', 'not a key\n', 0o600), /hex digits/],
+    [write('huge', Buffer.alloc(1 << 20, 0x61), 0o600), /hex digits.*1048576 bytes/],
+    [link, /not a symbolic link.*is a symbolic link/],
+    [dir, /a regular file.*is a directory/],
+    [write('open-dir/k', randomBytes(32), 0o600), /other users cannot write to.*mode 777/],
+    ...(hasFifo ? [[fifo, /a regular file.*is a FIFO/] as [string, RegExp]] : []),
   ];
   for (const [file, re] of cases) {
-    const r = spawnSync(process.execPath, [BIN, 'receive', '--key-file', file, '--output', path.join(dir, 'x')], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [BIN, 'receive', '--key-file', file, '--output', path.join(dir, 'x')], { encoding: 'utf8', timeout: 30_000 });
     t.equal(r.status, 2, file);
     t.match(r.stderr, /--key-file: expected/);
     t.match(r.stderr, re);
@@ -79,6 +90,40 @@ t.test('key files: missing, wrong size, readable by others → exit 2 naming --k
   const hex = write('hex', `${randomBytes(32).toString('hex')}\n`, 0o600);
   const ok = spawnSync(process.execPath, [BIN, 'send', '--key-file', hex, '--payload-bytes', '99999'], { encoding: 'utf8', input: '' });
   t.match(ok.stderr, /--payload-bytes/, 'a hex key file is accepted (the next error is about another flag)');
+});
+
+t.test('key files are read through one O_NOFOLLOW descriptor, from a place no other user can steer', async (t) => {
+  const dir = tempDir(t);
+  const key = randomBytes(32);
+  const write = (d: string, name: string, mode = 0o600): string => { const f = path.join(d, name); fs.writeFileSync(f, key); fs.chmodSync(f, mode); return f; };
+  const refused = (file: string, re: RegExp, what: string): void => {
+    t.throws(() => readKeyFile(file), { code: 'E_USAGE', key: 'key-file', message: re }, what);
+  };
+
+  t.ok(KEY_FILE_FLAGS & fs.constants.O_NOFOLLOW, 'opened with O_NOFOLLOW');
+  t.same(readKeyFile(write(dir, 'good')), key, 'a 0600 file of ours in a private directory: accepted');
+
+  const link = path.join(dir, 'link'); fs.symlinkSync(path.join(dir, 'good'), link);
+  refused(link, /--key-file: expected a regular file, not a symbolic link .*is a symbolic link/, 'a symlink, even to a good key');
+
+  const open = path.join(dir, 'open'); fs.mkdirSync(open); fs.chmodSync(open, 0o777);
+  refused(write(open, 'k'), /a directory other users cannot write to \(chmod o-w .*mode 777 \(any user could replace the key\)/, 'a directory every user may write to');
+  const groupOnly = path.join(dir, 'group'); fs.mkdirSync(groupOnly); fs.chmodSync(groupOnly, 0o770);
+  t.same(readKeyFile(write(groupOnly, 'k')), key, 'a group-writable directory is not refused (only other-writable)');
+  const sticky = path.join(dir, 'sticky'); fs.mkdirSync(sticky); fs.chmodSync(sticky, 0o1777);
+  t.same(readKeyFile(write(sticky, 'k')), key, 'a sticky directory like /tmp: accepted (only the owner may replace the file)');
+
+  const uid = process.getuid?.();
+  // CI runs as root, so chown to nobody works there; elsewhere a non-root run cannot make one.
+  const skip = uid !== 0 && !process.env.CI ? 'a key file owned by another user: chown needs root (CI runs as root)' : false;
+  t.test('a key file owned by another user', { skip }, async (t) => {
+    const other = write(dir, 'nobody');
+    fs.chownSync(other, 65534, 65534);
+    t.throws(() => readKeyFile(other), {
+      code: 'E_USAGE', key: 'key-file',
+      message: new RegExp(`a file owned by the user dbcast runs as \\(chown .*\\) or by root.*owned by uid 65534, dbcast runs as uid ${uid}`),
+    }, 'owned by nobody');
+  });
 });
 
 t.test('fuzz: the envelope and the packet decoder never throw on random or mutated input', async (t) => {

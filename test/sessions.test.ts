@@ -1,49 +1,13 @@
 // Unit tier for the sessions: the rules a simulation run would only hit by chance.
 import t from 'tap';
 import { createHash } from 'crypto';
-import {
-  PacketType, RECEIVER_TIMING_DEFAULTS, ReceiverSession, SENDER_TIMING_DEFAULTS, SenderSession,
-  decodePacket, encodePacket, type Endpoint, type SenderSessionConfig,
-} from '../protocol';
-
-const SENDER: Endpoint = { address: '192.0.2.1', port: 4000 };
-const sid = 'a1b2c3d4e5f60718';
-
-function sender(over: Partial<SenderSessionConfig> = {}, now = 0): SenderSession {
-  return new SenderSession({
-    ...SENDER_TIMING_DEFAULTS, sessionId: sid, job: 'j', payloadBytes: 1000, windowBytes: 8000,
-    minReceivers: 1, maxWaitMinReceivers: 1, minWaitMs: 0, maxWaitMs: 0, maxRateBitsPerSec: 1e9,
-    dropAfterMs: 0, idleTimeoutMs: 5000, ...over,
-  }, now);
-}
-
-function receiver(id: number, now = 0, over: Partial<ConstructorParameters<typeof ReceiverSession>[0]> = {}): ReceiverSession {
-  return new ReceiverSession({
-    ...RECEIVER_TIMING_DEFAULTS, receiverId: id, name: `r${id}`, job: 'j', maxWindowBytes: 1 << 20,
-    startTimeoutMs: 0, idleTimeoutMs: 5000, ...over,
-  }, now);
-}
-
-/** Pass every pending packet both ways until both sides are quiet. */
-function exchange(s: SenderSession, rs: ReceiverSession[], now: number): void {
-  for (let round = 0; round < 1000; round++) {
-    let moved = false;
-    for (let tx = s.pollTransmit(now); tx; tx = s.pollTransmit(now)) {
-      moved = true;
-      rs.forEach((r, i) => { if (tx && (tx.to === null || tx.to.port === 5000 + i)) r.handlePacket(tx.bytes, SENDER, now); });
-    }
-    rs.forEach((r, i) => {
-      while (r.pollDelivery(now)) { /* drain */ }
-      for (let tx = r.pollTransmit(now); tx; tx = r.pollTransmit(now)) { moved = true; s.handlePacket(tx.bytes, { address: '192.0.2.9', port: 5000 + i }, now); }
-    });
-    if (!moved) return;
-  }
-}
+import { PacketType, WelcomeVerdict, decodePacket, encodePacket, type Endpoint } from '../protocol';
+import { SENDER, admit, exchange, receiver, sender, sid } from './helpers/sessions';
 
 t.test('a forged END with a wrong SHA-256 ends in hash-mismatch, never verified', async (t) => {
   const r = receiver(1);
   r.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 8000, payloadBytes: 1000, job: 'j' }), SENDER, 0);
-  r.handlePacket(encodePacket({ type: PacketType.Welcome, sessionId: sid, receiverId: 1, echoReceiverTimeMs: 0, senderTimeMs: 1 }), SENDER, 0);
+  r.handlePacket(admit(r, 0), SENDER, 0);
   const payload = Buffer.from('hello world');
   r.handlePacket(encodePacket({ type: PacketType.Data, sessionId: sid, offset: 0, payload }), SENDER, 1);
   const wrong = createHash('sha256').update('something else').digest();
@@ -132,6 +96,7 @@ t.test('min-wait holds the start after the first join', async (t) => {
 t.test('data beyond the receiver window is dropped, not buffered', async (t) => {
   const r = receiver(1);
   r.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 4000, payloadBytes: 1000, job: 'j' }), SENDER, 0);
+  r.handlePacket(admit(r, 0), SENDER, 0);
   r.handlePacket(encodePacket({ type: PacketType.Data, sessionId: sid, offset: 10_000, payload: Buffer.alloc(1000) }), SENDER, 1);
   r.handlePacket(encodePacket({ type: PacketType.Data, sessionId: sid, offset: 0, payload: Buffer.alloc(1001) }), SENDER, 1);
   t.equal(r.dropped['beyond-window'], 1);
@@ -166,13 +131,13 @@ t.test('well-formed hostile packets of every type never throw out of a session',
     const a = big(); const b = big();
     const packets = [
       encodePacket({ type: PacketType.Announce, sessionId, senderTimeMs: big(), windowBytes: pick([8000, 1, 2 ** 32 - 1]), payloadBytes: 1, job: pick(['j', 'x']) }),
-      encodePacket({ type: PacketType.Join, sessionId, receiverId, receiverTimeMs: big(), echoSenderTimeMs: big(), name: 'evil' }),
-      encodePacket({ type: PacketType.Welcome, sessionId, receiverId, echoReceiverTimeMs: big(), senderTimeMs: big() }),
+      encodePacket({ type: PacketType.Join, sessionId, challenge: Buffer.alloc(16, receiverId & 0xff), cookie: Buffer.alloc(16, pick([0, 9])), receiverTimeMs: big(), echoSenderTimeMs: big(), name: 'evil' }),
+      encodePacket({ type: PacketType.Welcome, sessionId, challenge: Buffer.alloc(16, receiverId & 0xff), cookie: Buffer.alloc(16, 9), receiverId: receiverId || 1, verdict: WelcomeVerdict.Admitted, refusal: 0, echoReceiverTimeMs: big(), senderTimeMs: big() }),
       encodePacket({ type: PacketType.Data, sessionId, offset: big(), payload: Buffer.alloc(pick([1, 1000, 5000])) }),
       encodePacket({ type: PacketType.Heartbeat, sessionId, sentEndOffset: big(), senderTimeMs: big(), job: 'j' }),
-      encodePacket({ type: PacketType.Status, sessionId, receiverId, deliveredOffset: Math.min(a, b), contiguousOffset: Math.max(a, b), receivedEndOffset: Math.max(a, b), flowWindowBytes: 1 + (a % 1000), echoSenderTimeMs: big(), holdMs: 0, naks: Math.max(a, b) < 2 ** 53 - 10 ? [{ start: Math.max(a, b), end: Math.max(a, b) + 5 }] : [] }),
+      encodePacket({ type: PacketType.Status, sessionId, receiverId, cookie: Buffer.alloc(16, 9), deliveredOffset: Math.min(a, b), contiguousOffset: Math.max(a, b), receivedEndOffset: Math.max(a, b), flowWindowBytes: 1 + (a % 1000), echoSenderTimeMs: big(), holdMs: 0, naks: Math.max(a, b) < 2 ** 53 - 10 ? [{ start: Math.max(a, b), end: Math.max(a, b) + 5 }] : [] }),
       encodePacket({ type: PacketType.End, sessionId, totalBytes: big(), sha256: Buffer.alloc(32, 1), senderTimeMs: big() }),
-      encodePacket({ type: PacketType.Done, sessionId, receiverId, status: pick([0, 1, 2, 3, 4, 5]), restoreOutcome: pick([0, 1, 2, 3]), bytes: big(), sinkExitCode: -1, repairsRequested: 0, detail: 'x' }),
+      encodePacket({ type: PacketType.Done, sessionId, receiverId, cookie: Buffer.alloc(16, 9), status: pick([0, 1, 2, 3, 4, 5]), restoreOutcome: pick([0, 1, 2, 3]), bytes: big(), sinkExitCode: -1, repairsRequested: 0, detail: 'x' }),
       encodePacket({ type: PacketType.DoneAck, sessionId, receiverId }),
       encodePacket({ type: PacketType.Abort, sessionId, reason: pick([1, 2, 3, 4]), message: 'evil' }),
       encodePacket({ type: PacketType.Drop, sessionId, receiverId, reason: pick([1, 2, 3, 4, 5, 6]) }),
@@ -198,7 +163,7 @@ t.test('well-formed hostile packets of every type never throw out of a session',
     }
     for (const r of rs) r.handleSinksFinished(true, -1, '', now);
     for (let step = 0; step < 400 && !(s.isFinished && rs.every((r) => r.isFinished)); step++) { now += 50; exchange(s, rs, now); }
-    t.ok(s.isFinished, `run ${run}: the sender ended`);
+    t.ok(s.isFinished, `run ${run}: the sender ended`, { state: s.currentState, report: JSON.stringify(s.report()).slice(0, 1500), rs: rs.map((r) => [r.currentState, r.result?.code, JSON.stringify(r.stats())]) });
     for (const r of rs) t.ok(r.isFinished, `run ${run}: receiver ended (${r.result?.code})`);
   }
   t.ok(injected >= 40_000, `${injected} hostile packets handled without an exception`);

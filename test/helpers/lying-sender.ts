@@ -17,7 +17,7 @@ export async function lyingSend(o: { group: string; port: number; job: string; m
   const session = new SenderSession({
     ...SENDER_TIMING_DEFAULTS, sessionId: randomBytes(8).toString('hex'), job: o.job, payloadBytes: 1448,
     windowBytes: 8 << 20, minReceivers: o.minReceivers, maxWaitMinReceivers: o.minReceivers, minWaitMs: 0, maxWaitMs: 30_000,
-    maxRateBitsPerSec: 200e6, dropAfterMs: 0, idleTimeoutMs: 5000,
+    maxRateBitsPerSec: 200e6, dropAfterMs: 0, idleTimeoutMs: 5000, cookieSecret: randomBytes(32),
   }, now());
   sock.on('message', (msg, rinfo) => session.handlePacket(msg, { address: rinfo.address, port: rinfo.port }, now()));
   let fed = 0;

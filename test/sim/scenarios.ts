@@ -1,10 +1,10 @@
 // Scenario families drawn from a seed, and the invariants every run must satisfy.
-import { CLEAN_LINK, type LinkProfile, type Scenario, type SimReceiverSpec, type SimResult } from './simulator';
+import { CLEAN_LINK, runScenario, type LinkProfile, type Scenario, type SimReceiverSpec, type SimResult } from './simulator';
 import { Rng } from './rng';
 
 export const FAMILIES = [
   'clean', 'loss', 'burst', 'reorder-dup', 'corrupt', 'receiver-crash', 'sender-crash',
-  'slow-consumer', 'slow-consumer-drop', 'input-fails', 'sink-fails', 'chaos', 'attacker',
+  'slow-consumer', 'slow-consumer-drop', 'input-fails', 'sink-fails', 'chaos', 'attacker', 'replay',
 ] as const;
 export type Family = typeof FAMILIES[number];
 
@@ -57,6 +57,14 @@ export function makeScenario(seed: number): Scenario {
     case 'input-fails': sc.inputFailAtFraction = rng.next() * 0.9; sc.inputBytes = Math.max(sc.inputBytes, 10_000); break;
     case 'sink-fails': victim.sinkExitCode = rng.int(1, 3); break;
     case 'attacker': sc.attackEveryMs = 1 + rng.next() * 10; break;
+    case 'replay': {
+      // An earlier night's complete session (other bytes, same job), recorded off the wire and
+      // played back from the pinned sender's own address while tonight's session runs.
+      const night = makeScenario((Math.floor(seed / FAMILIES.length) + 1_000_000) * FAMILIES.length); // a 'clean' seed far away
+      const recording = runScenario({ ...night, record: true });
+      sc.replay = { packets: recording.senderPackets ?? [], everyMs: 0.05 + rng.next() * 2 };
+      break;
+    }
     default:
   }
   return sc;
@@ -85,7 +93,7 @@ export function checkResult(res: SimResult): string[] {
       if (code !== 'ok' && rep.outcome === 'ok') bad.push(`${r.name} failed (${code}) but sender reports ok`);
     }
     // Liveness: what each family must achieve.
-    const expectOk = ['clean', 'loss', 'burst', 'reorder-dup', 'corrupt', 'chaos', 'receiver-crash', 'slow-consumer', 'attacker'].includes(sc.family)
+    const expectOk = ['clean', 'loss', 'burst', 'reorder-dup', 'corrupt', 'chaos', 'receiver-crash', 'slow-consumer', 'attacker', 'replay'].includes(sc.family)
       || (sc.family === 'sink-fails' && spec?.sinkExitCode === 0);
     if (expectOk && code !== 'ok') bad.push(`${r.name} ended ${code} (${r.outcome?.message}); expected ok`);
     if (sc.family === 'sink-fails' && spec?.sinkExitCode !== 0 && code !== 'sink-failed') bad.push(`${r.name} ended ${code}; expected sink-failed`);
@@ -101,7 +109,7 @@ export function checkResult(res: SimResult): string[] {
     }
     const expectAborted = sc.family === 'input-fails';
     if (expectAborted && res.report.outcome !== 'aborted') bad.push('sender should report aborted');
-    if (['clean', 'loss', 'burst', 'reorder-dup', 'corrupt', 'chaos', 'attacker'].includes(sc.family) && res.report.outcome !== 'completed') {
+    if (['clean', 'loss', 'burst', 'reorder-dup', 'corrupt', 'chaos', 'attacker', 'replay'].includes(sc.family) && res.report.outcome !== 'completed') {
       bad.push(`sender outcome ${res.report.outcome} (${res.report.abortMessage})`);
     }
   }

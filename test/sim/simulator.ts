@@ -3,7 +3,7 @@
 // delay) on a virtual clock. Everything random comes from one seed.
 import { createHash } from 'crypto';
 import {
-  AbortReason, DropReason, PacketType, ReceiverSession, RECEIVER_TIMING_DEFAULTS, SENDER_TIMING_DEFAULTS, SenderSession,
+  AbortReason, DropReason, PacketType, WelcomeVerdict, ReceiverSession, RECEIVER_TIMING_DEFAULTS, SENDER_TIMING_DEFAULTS, SenderSession,
   crc32, encodeDataPacket, encodePacket, type Endpoint, type ReceiverOutcome, type SenderReport, type Transmit,
 } from '../../protocol';
 import { Heap } from './heap';
@@ -59,6 +59,12 @@ export interface Scenario {
    *  address to the sender and the receivers. Receivers are named (only they may join) and
    *  pinned to the sender's address, as the README asks for keyless use on an untrusted segment. */
   attackEveryMs?: number;
+  /** Keep every packet the sender sends (SimResult.senderPackets): a recording to replay. */
+  record?: boolean;
+  /** Packets of an earlier, complete session, replayed into the receivers from the sender's own
+   *  address (a keyless attacker spoofing the pinned sender, or a keyed recording replayed
+   *  whole) every replayEveryMs, in order, looping, from the start of the run. */
+  replay?: { packets: Buffer[]; everyMs: number };
   timeLimitMs: number;
 }
 
@@ -81,13 +87,15 @@ export interface SimResult {
   receivers: SimReceiverResult[];
   endMs: number;
   events: number;
+  senderPackets?: Buffer[];
 }
 
 type Ev =
   | { at: number; seq: number; kind: 'deliver'; node: number; bytes: Buffer; from: Endpoint }
   | { at: number; seq: number; kind: 'wake'; node: number }
   | { at: number; seq: number; kind: 'sink-done'; node: number }
-  | { at: number; seq: number; kind: 'attack'; node: number };
+  | { at: number; seq: number; kind: 'attack'; node: number }
+  | { at: number; seq: number; kind: 'replay'; node: number; index: number };
 
 interface RxNode {
   spec: SimReceiverSpec;
@@ -105,6 +113,9 @@ interface RxNode {
 }
 
 const SENDER_EP: Endpoint = { address: 'sim-sender', port: 1 };
+/** Every host's clock reads the simulated time plus an offset: the sender's this one, each
+ *  receiver's this one plus its skew (so no clock is ever negative). */
+const SENDER_CLOCK_MS = 1_000_000;
 const MAX_EVENTS = 20_000_000;
 
 export function runScenario(sc: Scenario): SimResult {
@@ -129,7 +140,8 @@ export function runScenario(sc: Scenario): SimResult {
     minReceivers: sc.minReceivers, maxWaitMinReceivers: 1, minWaitMs: 0, maxWaitMs: 5000,
     maxRateBitsPerSec: sc.maxRateBitsPerSec, dropAfterMs: sc.dropAfterMs, idleTimeoutMs: sc.idleTimeoutMs,
     ...(sc.attackEveryMs ? { allowedNames: sc.receivers.map((r) => r.name) } : {}),
-  }, now);
+    cookieSecret: rng.bytes(32),
+  }, now + SENDER_CLOCK_MS);
   const seen: Buffer[] = []; // what the attacker captured off the group
   let senderCrashed = false;
   let inputFed = 0;
@@ -139,7 +151,7 @@ export function runScenario(sc: Scenario): SimResult {
     spec,
     session: new ReceiverSession({
       ...RECEIVER_TIMING_DEFAULTS,
-      receiverId: (0x1000 + i * 7919) >>> 0, name: spec.name, job: 'sim', maxWindowBytes: 1 << 30,
+      name: spec.name, job: 'sim', maxWindowBytes: 1 << 30, random: (n: number) => rng.bytes(n),
       startTimeoutMs: 30_000, idleTimeoutMs: sc.idleTimeoutMs,
       ...(sc.attackEveryMs ? { senderAddress: 'sim-sender' } : {}),
     }, now + spec.clockSkewMs),
@@ -168,8 +180,10 @@ export function runScenario(sc: Scenario): SimResult {
     }
   };
 
+  const senderPackets: Buffer[] = [];
   const route = (t: Transmit, fromNode: number): void => {
     if (sc.attackEveryMs && t.to === null && seen.length < 512) seen.push(Buffer.from(t.bytes));
+    if (sc.record && fromNode === 0) senderPackets.push(Buffer.from(t.bytes));
     if (fromNode === 0) {
       const targets = t.to === null ? rx.map((_, i) => i + 1) : [byAddress.get(t.to.address) ?? -1];
       for (const n of targets) {
@@ -198,19 +212,19 @@ export function runScenario(sc: Scenario): SimResult {
         && (inputFed >= sc.inputFailAtFraction * sc.inputBytes || inputFed >= input.length);
       if (failNow) {
         // Like a dump command that exits non-zero; held until the transfer started.
-        if (sender.currentState !== 'waiting') { sender.handleInputFailed('simulated dump failure: exit status 1', now); inputClosed = true; }
+        if (sender.currentState !== 'waiting') { sender.handleInputFailed('simulated dump failure: exit status 1', now + SENDER_CLOCK_MS); inputClosed = true; }
         break;
       }
       const space = sender.inputSpaceBytes();
       if (space <= 0) break;
-      if (inputFed >= input.length) { sender.handleInputEnd(now); inputClosed = true; break; }
+      if (inputFed >= input.length) { sender.handleInputEnd(now + SENDER_CLOCK_MS); inputClosed = true; break; }
       const n = Math.min(space, sc.inputChunkBytes, input.length - inputFed);
-      sender.handleInput(input.subarray(inputFed, inputFed + n), now);
+      sender.handleInput(input.subarray(inputFed, inputFed + n), now + SENDER_CLOCK_MS);
       inputFed += n;
     }
-    for (let t = sender.pollTransmit(now); t; t = sender.pollTransmit(now)) route(t, 0);
+    for (let t = sender.pollTransmit(now + SENDER_CLOCK_MS); t; t = sender.pollTransmit(now + SENDER_CLOCK_MS)) route(t, 0);
     while (sender.pollEvent()) { /* events are for logs */ }
-    scheduleWake(0, sender.pollTimeoutMs(now));
+    scheduleWake(0, sender.pollTimeoutMs(now + SENDER_CLOCK_MS));
   };
 
   const stepReceiver = (i: number): void => {
@@ -254,12 +268,14 @@ export function runScenario(sc: Scenario): SimResult {
     const forged: Buffer[] = [
       encodePacket({ type: PacketType.Abort, sessionId: sid, reason: AbortReason.InputFailed, message: 'forged' }),
       encodePacket({ type: PacketType.End, sessionId: sid, totalBytes: 1, sha256: rng.bytes(32), senderTimeMs: now }),
-      encodePacket({ type: PacketType.Drop, sessionId: sid, receiverId: (0x1000 + rng.int(0, rx.length - 1) * 7919) >>> 0, reason: DropReason.Silent }),
-      encodePacket({ type: PacketType.DoneAck, sessionId: sid, receiverId: 0x1000 }),
-      encodePacket({ type: PacketType.Join, sessionId: sid, receiverId: rng.int(1, 0xffffffff), receiverTimeMs: now, echoSenderTimeMs: now, name: 'intruder' }),
-      encodePacket({ type: PacketType.Status, sessionId: sid, receiverId: 0x1000, deliveredOffset: 1 << 30, contiguousOffset: 1 << 30, receivedEndOffset: 1 << 30, flowWindowBytes: 1 << 20, echoSenderTimeMs: now, holdMs: 0, naks: [] }),
+      encodePacket({ type: PacketType.Drop, sessionId: sid, receiverId: rng.int(1, rx.length), reason: DropReason.Silent }),
+      encodePacket({ type: PacketType.DoneAck, sessionId: sid, receiverId: rng.int(1, rx.length) }),
+      encodePacket({ type: PacketType.Join, sessionId: sid, challenge: rng.bytes(16), cookie: rng.bytes(16), receiverTimeMs: now, echoSenderTimeMs: now, name: 'intruder' }),
+      encodePacket({ type: PacketType.Join, sessionId: sid, challenge: rng.bytes(16), cookie: Buffer.alloc(16), receiverTimeMs: now, echoSenderTimeMs: now, name: rng.pick(sc.receivers).name }),
+      encodePacket({ type: PacketType.Welcome, sessionId: sid, challenge: rng.bytes(16), cookie: rng.bytes(16), receiverId: rng.int(1, rx.length), verdict: WelcomeVerdict.Admitted, refusal: 0, echoReceiverTimeMs: now, senderTimeMs: now + SENDER_CLOCK_MS }),
+      encodePacket({ type: PacketType.Status, sessionId: sid, receiverId: rng.int(1, rx.length), cookie: rng.bytes(16), deliveredOffset: 1 << 30, contiguousOffset: 1 << 30, receivedEndOffset: 1 << 30, flowWindowBytes: 1 << 20, echoSenderTimeMs: now, holdMs: 0, naks: [] }),
       encodeDataPacket(sid, 0, [rng.bytes(64)], 64),
-      encodePacket({ type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: 1 << 30, senderTimeMs: now, job: 'sim' }),
+      encodePacket({ type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: 1 << 30, senderTimeMs: now + SENDER_CLOCK_MS, job: 'sim' }),
     ].map((b) => Buffer.from(b));
     const batch = [...forged, rng.bytes(rng.int(1, 200))];
     for (let k = 0; k < 4 && seen.length > 0; k++) {
@@ -272,6 +288,7 @@ export function runScenario(sc: Scenario): SimResult {
     push({ at: now + (sc.attackEveryMs as number), kind: 'attack', node: 0 });
   };
   if (sc.attackEveryMs) push({ at: 1, kind: 'attack', node: 0 });
+  if (sc.replay && sc.replay.packets.length > 0) push({ at: 0.5, kind: 'replay', node: 0, index: 0 });
 
   step(0);
   rx.forEach((_, i) => step(i + 1));
@@ -285,10 +302,16 @@ export function runScenario(sc: Scenario): SimResult {
       wakeAt[e.node] = Infinity;
     }
     if (e.kind === 'deliver') {
-      if (e.node === 0) { if (!senderCrashed) sender.handlePacket(e.bytes, e.from, now); }
+      if (e.node === 0) { if (!senderCrashed) sender.handlePacket(e.bytes, e.from, now + SENDER_CLOCK_MS); }
       else { const r = rx[e.node - 1]; if (!r.crashed) r.session.handlePacket(e.bytes, e.from, now + r.spec.clockSkewMs); }
     } else if (e.kind === 'attack') {
       attack();
+      continue;
+    } else if (e.kind === 'replay') {
+      const rp = sc.replay as { packets: Buffer[]; everyMs: number };
+      const b = rp.packets[e.index % rp.packets.length];
+      rx.forEach((r, i) => { if (!r.crashed) push({ at: now, kind: 'deliver', node: i + 1, bytes: Buffer.from(b), from: SENDER_EP }); });
+      push({ at: now + rp.everyMs, kind: 'replay', node: 0, index: e.index + 1 });
       continue;
     } else if (e.kind === 'sink-done') {
       const r = rx[e.node - 1];
@@ -302,7 +325,7 @@ export function runScenario(sc: Scenario): SimResult {
 
   return {
     scenario: sc, inputSha256, senderFinished: sender.isFinished, senderCrashed,
-    report: sender.report(), endMs: now, events,
+    report: sender.report(), endMs: now, events, ...(sc.record ? { senderPackets } : {}),
     receivers: rx.map((r) => ({
       name: r.spec.name, crashed: r.crashed, finished: r.session.isFinished, outcome: r.session.result,
       bytes: r.bytes, outputSha256: r.hash.copy().digest('hex'), sinkFinalized: r.sinkFinalized,

@@ -1,0 +1,124 @@
+// The daemon's metrics module driven directly with synthetic run records: per-receiver series
+// follow the latest run, go after a receiver has been missing for a while, stay bounded per
+// job, and label values are escaped by prom-client.
+import t from 'tap';
+import {
+  DaemonMetrics, MAX_RECEIVER_SERIES_PER_JOB, RECEIVER_SERIES_MISSED_RUNS, RECEIVER_SERIES_TTL_MS,
+} from '../src/daemon/metrics';
+import type { RunRecord } from '../src/run-history';
+
+const T0 = Date.parse('2026-03-01T02:00:00Z');
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+interface Rx { name: string; outcome?: string; repairs?: number; offsetMs?: number | null }
+
+function sendRun(job: string, endMs: number, receivers: Rx[], ok = true): RunRecord {
+  return {
+    job, role: 'send', startedAt: new Date(endMs - 60_000).toISOString(), endedAt: new Date(endMs).toISOString(),
+    exitCode: ok ? 0 : 1, ok, note: ok ? 'ok' : 'failed',
+    report: {
+      totalBytes: 1000, repairPacketsSent: 3, dropped: {},
+      receivers: receivers.map((x) => ({ name: x.name, outcome: x.outcome ?? 'ok', bytes: 1000, repairsRequested: x.repairs ?? 0, clockOffsetMs: x.offsetMs === undefined ? 5 : x.offsetMs })),
+    },
+  };
+}
+
+/** The sample values of one metric, by receiver label, for `job`. */
+async function series(m: DaemonMetrics, metric: string, job: string): Promise<Record<string, number>> {
+  const g = m.registry.getSingleMetric(metric);
+  if (!g) throw new Error(`no metric ${metric}`);
+  const out: Record<string, number> = {};
+  for (const v of (await g.get()).values) if (v.labels.job === job) out[String(v.labels.receiver)] = v.value;
+  return out;
+}
+
+t.test('receiver series follow the latest run; an absent receiver reads 0 and loses its per-run series', async (t) => {
+  const m = new DaemonMetrics();
+  m.record(sendRun('nightly', T0, [{ name: 'a', repairs: 2, offsetMs: 1500 }, { name: 'b', outcome: 'failed' }]));
+  t.same(await series(m, 'dbcast_receiver_ok', 'nightly'), { a: 1, b: 0 });
+  t.same(await series(m, 'dbcast_receiver_repairs_requested', 'nightly'), { a: 2, b: 0 });
+  t.same(await series(m, 'dbcast_receiver_clock_offset_seconds', 'nightly'), { a: 1.5, b: 0.005 });
+
+  m.record(sendRun('nightly', T0 + DAY, [{ name: 'b', offsetMs: null }]));
+  t.same(await series(m, 'dbcast_receiver_ok', 'nightly'), { a: 0, b: 1 }, 'a was not in the run: it did not succeed in it');
+  t.same(await series(m, 'dbcast_receiver_repairs_requested', 'nightly'), { b: 0 }, 'no repairs series for a run a was not in');
+  t.same(await series(m, 'dbcast_receiver_clock_offset_seconds', 'nightly'), {}, 'b measured no offset this time; a was absent');
+
+  // Runs without a receiver list (no report, a receiver's own run, a skipped run) change nothing.
+  m.record({ ...sendRun('nightly', T0 + 2 * DAY, []), report: null, ok: false, note: 'dump failed' });
+  m.record({ ...sendRun('nightly', T0 + 2 * DAY, []), role: 'receive', report: { bytesDelivered: 10 } });
+  m.record({ ...sendRun('nightly', T0 + 2 * DAY, []), note: 'skipped: the previous run is still going' });
+  t.same(m.receiversOf('nightly'), ['a', 'b']);
+  t.same(await series(m, 'dbcast_receiver_ok', 'nightly'), { a: 0, b: 1 });
+});
+
+t.test('a receiver missing for a week and 3 runs is dropped; either alone is not enough', async (t) => {
+  t.equal(RECEIVER_SERIES_TTL_MS, 7 * DAY);
+  t.equal(RECEIVER_SERIES_MISSED_RUNS, 3);
+
+  // Every 5 minutes: dozens of missed runs within a day do not drop it.
+  const frequent = new DaemonMetrics();
+  frequent.record(sendRun('often', T0, [{ name: 'gone' }, { name: 'stays' }]));
+  for (let i = 1; i <= 288; i++) frequent.record(sendRun('often', T0 + i * 5 * 60_000, [{ name: 'stays' }]));
+  t.same(frequent.receiversOf('often'), ['gone', 'stays'], '288 missed runs in a day: still there, reading 0');
+  t.equal((await series(frequent, 'dbcast_receiver_ok', 'often')).gone, 0);
+
+  // Weekly: the first missed run comes a week later; it is kept until it has missed 3.
+  const weekly = new DaemonMetrics();
+  weekly.record(sendRun('weekly', T0, [{ name: 'gone' }, { name: 'stays' }]));
+  for (let w = 1; w < RECEIVER_SERIES_MISSED_RUNS; w++) {
+    weekly.record(sendRun('weekly', T0 + w * 7 * DAY, [{ name: 'stays' }]));
+    t.same(weekly.receiversOf('weekly'), ['gone', 'stays'], `week ${w}: missed ${w} run(s), kept`);
+  }
+  weekly.record(sendRun('weekly', T0 + RECEIVER_SERIES_MISSED_RUNS * 7 * DAY, [{ name: 'stays' }]));
+  t.same(weekly.receiversOf('weekly'), ['stays'], 'missed 3 runs over 3 weeks: dropped');
+  t.same(await series(weekly, 'dbcast_receiver_ok', 'weekly'), { stays: 1 });
+  t.same(await series(weekly, 'dbcast_receiver_repairs_requested', 'weekly'), { stays: 0 });
+  t.same(await series(weekly, 'dbcast_receiver_clock_offset_seconds', 'weekly'), { stays: 0.005 });
+
+  // Daily: dropped at the first run at least a week after it was last seen, not before.
+  const daily = new DaemonMetrics();
+  daily.record(sendRun('daily', T0, [{ name: 'back' }, { name: 'gone' }]));
+  for (let d = 1; d < 7; d++) daily.record(sendRun('daily', T0 + d * DAY, []));
+  t.same(daily.receiversOf('daily'), ['back', 'gone'], '6 days away: kept');
+  daily.record(sendRun('daily', T0 + 7 * DAY, [{ name: 'back' }]));
+  t.same(daily.receiversOf('daily'), ['back'], 'back after a week is fresh again; gone is dropped');
+  t.same(await series(daily, 'dbcast_receiver_ok', 'daily'), { back: 1 });
+});
+
+t.test(`at most ${MAX_RECEIVER_SERIES_PER_JOB} receivers per job, the least recently seen go first`, async (t) => {
+  const m = new DaemonMetrics();
+  m.record(sendRun('other', T0, [{ name: 'x' }]));
+  // Each run brings 100 new names (renamed hosts, a misconfigured fleet): 500 names in 5 runs.
+  for (let run = 0; run < 5; run++) {
+    m.record(sendRun('big', T0 + run * HOUR, Array.from({ length: 100 }, (_, i) => ({ name: `r${run * 100 + i}` }))));
+  }
+  const names = m.receiversOf('big');
+  t.equal(names.length, MAX_RECEIVER_SERIES_PER_JOB);
+  t.same(names.slice(-100), Array.from({ length: 100 }, (_, i) => `r${400 + i}`), 'the latest run is all there');
+  t.notOk(names.includes('r0'), 'the oldest went first');
+  t.equal(Object.keys(await series(m, 'dbcast_receiver_ok', 'big')).length, MAX_RECEIVER_SERIES_PER_JOB, 'series match the bound');
+  t.same(await series(m, 'dbcast_receiver_ok', 'other'), { x: 1 }, "another job's receivers are its own");
+
+  // A receiver seen again moves to the back of the queue.
+  const again = new DaemonMetrics();
+  again.record(sendRun('j', T0, Array.from({ length: MAX_RECEIVER_SERIES_PER_JOB }, (_, i) => ({ name: `r${i}` }))));
+  again.record(sendRun('j', T0 + HOUR, [{ name: 'r0' }, { name: 'new' }]));
+  t.ok(again.receiversOf('j').includes('r0'), 'r0 was seen in the latest run: kept');
+  t.notOk(again.receiversOf('j').includes('r1'), 'r1, the least recently seen, made room');
+  t.equal(again.receiversOf('j').length, MAX_RECEIVER_SERIES_PER_JOB);
+});
+
+t.test('label values are escaped in the exposition; a damaged receiver line is skipped', async (t) => {
+  const m = new DaemonMetrics();
+  m.record(sendRun('nightly', T0, [{ name: 'a"b\\c\nd' }]));
+  const rec = sendRun('nightly', T0 + HOUR, [{ name: 'ok' }]);
+  (rec.report as { receivers: unknown[] }).receivers.push({ outcome: 'ok' }, null);
+  t.doesNotThrow(() => m.record(rec), 'a line without a name does not throw out of record()');
+  const text = await m.registry.metrics();
+  t.match(text, 'dbcast_receiver_ok{job="nightly",receiver="a\\"b\\\\c\\nd"} 0');
+  for (const line of text.split('\n')) {
+    if (line && !line.startsWith('#')) t.match(line, /^[a-z_]+\{[^\n]*\} -?[\d.e+-]+$/, 'one sample per line');
+  }
+});
