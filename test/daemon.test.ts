@@ -86,6 +86,10 @@ t.test('scheduled send, always-listening and windowed receivers, run records, st
   t.equal(report.totalBytes, 3_000_000, 'the run record carries the sender report');
   t.same(report.receivers.map((x) => x.name).sort(), ['always', 'windowed']);
   t.ok(report.receivers.every((x) => x.outcome === 'ok' && typeof x.clockOffsetMs === 'number'), 'each receiver ok, with its clock offset');
+  // Each receive job remembers the sessions it took (a replay of one is refused).
+  const sentIds = readRuns(sd).filter((r) => r.ok && r.job === 'nightly').map((r) => (r.report as { sessionId: string }).sessionId);
+  const seenIds = fs.readFileSync(path.join(rd, 'seen-sessions-nightly.txt'), 'utf8').trim().split('\n');
+  t.ok(seenIds.length > 0 && seenIds.every((id) => sentIds.includes(id)), `the always-listening receiver recorded ${seenIds.length} session(s), each one the sender ran`);
   const archives = fs.readdirSync(arch);
   t.ok(archives.filter((f) => /^always-\d{8}T\d{6}Z\.dump$/.test(f)).length <= 2, 'retention: at most 2 archives of the always-listening receiver');
   t.ok(archives.some((f) => f.startsWith('windowed-')), 'the windowed receiver archived too');

@@ -74,7 +74,10 @@ export class JobRunner {
     if (clock.state === 'not-synchronized') this.log.warn(`${this.label}: this host's clock is not synchronised (${clock.source}); scheduled runs on several hosts may miss each other`);
     const reportFile = path.join(this.stateDir, `report-${this.job.role}-${this.job.job}-${process.pid}.json`);
     fs.rmSync(reportFile, { force: true });
-    const args = [BIN, this.job.role, ...jobArgs(this.job.flags), ...extra, `--report=${reportFile}`];
+    // Receive jobs remember the sessions they took: one announced again is a replay.
+    const seen = this.job.role === 'receive' && this.job.flags['seen-sessions'] === undefined
+      ? [`--seen-sessions=${path.join(this.stateDir, `seen-sessions-${encodeURIComponent(this.job.job)}.txt`)}`] : [];
+    const args = [BIN, this.job.role, ...jobArgs(this.job.flags), ...extra, ...seen, `--report=${reportFile}`];
     this.log.info(`${this.label}: run starts`);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
