@@ -1,6 +1,6 @@
 // The daemon's config: every mistake names its key and line (exit 2 from check-config), the
 // examples shipped in systemd/examples validate, and the unit passes systemd-analyze verify.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -74,16 +74,22 @@ t.test('the shipped example configs validate (interface swapped for loopback)', 
   }
 });
 
-t.test('systemd-analyze verify accepts the unit', async (t) => {
-  const has = spawnSync('systemd-analyze', ['--version']).status === 0;
-  if (!has) {
+/** The shipped unit, pointed at this checkout's binary, in a temp dir; null (and the test
+ *  planned out or failed) when systemd-analyze is missing. */
+function unitForAnalysis(t: Test): string | null {
+  if (spawnSync('systemd-analyze', ['--version']).status !== 0) {
     if (process.env.CI) t.fail('systemd-analyze missing in CI (.ci/run installs systemd)');
     else t.plan(0, 'systemd-analyze not installed');
-    return;
+    return null;
   }
-  const dir = tempDir(t);
-  const unit = path.join(dir, 'dbcast.service');
+  const unit = path.join(tempDir(t), 'dbcast.service');
   fs.writeFileSync(unit, fs.readFileSync(path.join(ROOT, 'systemd', 'dbcast.service'), 'utf8').replace(/\/usr\/local\/bin\/dbcast/g, BIN));
+  return unit;
+}
+
+t.test('systemd-analyze verify accepts the unit', async (t) => {
+  const unit = unitForAnalysis(t);
+  if (!unit) return;
   fs.chmodSync(BIN, 0o755);
   const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
@@ -94,14 +100,8 @@ t.test('systemd-analyze verify accepts the unit', async (t) => {
 const MAX_SECURITY_EXPOSURE = 2.0;
 
 t.test('systemd-analyze security rates the unit at most 2.0', async (t) => {
-  if (spawnSync('systemd-analyze', ['--version']).status !== 0) {
-    if (process.env.CI) t.fail('systemd-analyze missing in CI (.ci/run installs systemd)');
-    else t.plan(0, 'systemd-analyze not installed');
-    return;
-  }
-  const dir = tempDir(t);
-  const unit = path.join(dir, 'dbcast.service');
-  fs.writeFileSync(unit, fs.readFileSync(path.join(ROOT, 'systemd', 'dbcast.service'), 'utf8').replace(/\/usr\/local\/bin\/dbcast/g, BIN));
+  const unit = unitForAnalysis(t);
+  if (!unit) return;
   // --offline=yes (systemd >= 250) reads the file alone: no running systemd, no daemon-reload.
   const r = spawnSync('systemd-analyze', ['security', '--offline=yes', '--no-pager', unit], { encoding: 'utf8' });
   if (r.status !== 0 && /offline|unrecognized|unknown option/i.test(r.stderr)) {

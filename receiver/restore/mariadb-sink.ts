@@ -33,15 +33,8 @@ export class MariadbRestoreSink extends StagingSink {
     this.client = new MyClient(clientBin, target.conn);
     this.filter = new LineFilter(mariadbDumpJudge(target.stripReplication));
     if (target.whileReceiving) { this.prepared = this.prepare(); return; }
-    this.state = 'spooling';
-    try {
-      this.spool = new Spool(target.spoolDir, `dbcast-${target.database}`);
-      this.spool.onError((m) => this.fail(m));
-      this.spool.onDrain(() => this.drainCb?.());
-    } catch (err) {
-      this.state = 'failed';
-      this.failure = { label: this.label, message: `cannot spool in ${target.spoolDir}: ${(err as Error).message}; ${target.database} left as it was`, exitCode: -1 };
-    }
+    this.spool = this.openSpool();
+    this.state = this.spool ? 'spooling' : 'failed';
   }
 
   protected stopTools(): void {

@@ -45,15 +45,8 @@ export class PostgresRestoreSink extends StagingSink {
     this.label = `--restore postgres ${target.database}`;
     this.started = new Promise((resolve) => { this.markStarted = resolve; });
     if (!target.whileReceiving) {
-      this.state = 'spooling';
-      try {
-        this.spool = new Spool(target.spoolDir, `dbcast-${target.database}`);
-        this.spool.onError((m) => this.fail(m));
-        this.spool.onDrain(() => this.drainCb?.());
-      } catch (err) {
-        this.state = 'failed';
-        this.failure = { label: this.label, message: `cannot spool in ${target.spoolDir}: ${(err as Error).message}; ${target.database} left as it was`, exitCode: -1 };
-      }
+      this.spool = this.openSpool();
+      this.state = this.spool ? 'spooling' : 'failed';
       return;
     }
     this.state = 'probing';

@@ -5,6 +5,7 @@ import { RestoreOutcome } from '../../protocol';
 import type { Logger } from '../../src/log';
 import type { Sink, SinkFailure, Verified } from '../sinks/sink';
 import { PartialSwapError } from './my-swap';
+import { Spool } from './spool';
 import { stagingName, type RestoreTarget } from './target';
 
 export abstract class StagingSink implements Sink {
@@ -30,6 +31,19 @@ export abstract class StagingSink implements Sink {
   /** Await the tools' exit and remove local files (spools). */
   protected abstract releaseLocal(): Promise<void>;
   protected abstract dropStaging(): Promise<void>;
+
+  /** The verified-first default: a spool for the stream, or null with the failure recorded. */
+  protected openSpool(): Spool | null {
+    try {
+      const spool = new Spool(this.target.spoolDir, `dbcast-${this.target.database}`);
+      spool.onError((m) => this.fail(m));
+      spool.onDrain(() => this.drainCb?.());
+      return spool;
+    } catch (err) {
+      this.failure = { label: this.label, message: `cannot spool in ${this.target.spoolDir}: ${(err as Error).message}; ${this.target.database} left as it was`, exitCode: -1 };
+      return null;
+    }
+  }
 
   onDrain(cb: () => void): void { this.drainCb = cb; }
   onFailure(cb: (f: SinkFailure) => void): void {
