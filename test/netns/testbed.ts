@@ -107,3 +107,16 @@ export class TestBed {
     this.namespaces.length = 0;
   }
 }
+
+/** Load an nftables ruleset (nft -f syntax) into a namespace. */
+export function nft(ns: string, rules: string): void {
+  execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** Packets and bytes a named nftables counter has seen in a namespace (`counter NAME {}` in `table FAMILY TABLE`). */
+export function nftCounter(ns: string, family: string, table: string, name: string): { packets: number; bytes: number } {
+  const out = JSON.parse(inNs(ns, ['nft', '-j', 'list', 'counter', family, table, name])) as { nftables: { counter?: { packets: number; bytes: number } }[] };
+  const c = out.nftables.find((x) => x.counter)?.counter;
+  if (!c) throw new Error(`no counter ${family} ${table} ${name} in ${ns}`);
+  return { packets: c.packets, bytes: c.bytes };
+}
