@@ -577,5 +577,8 @@ export class ReceiverSession {
     return Math.max(0, next - nowMs);
   }
 
+  /** Fire every deadline that is due. Drivers call it when the time pollTimeoutMs gave has come. */
+  handleTimeout(nowMs: number): void { this.advance(nowMs); }
+
   pollEvent(): ReceiverEvent | null { return this.events.shift(); }
 }

@@ -694,6 +694,9 @@ export class SenderSession {
     return Math.max(0, next - nowMs);
   }
 
+  /** Fire every deadline that is due. Drivers call it when the time pollTimeoutMs gave has come. */
+  handleTimeout(nowMs: number): void { this.advance(nowMs); }
+
   pollEvent(): SenderEvent | null { return this.events.shift(); }
 
   report(): SenderReport {
