@@ -2,8 +2,8 @@
 // status is known: a dump that fails after writing everything must still abort).
 import { spawn } from 'child_process';
 import type { Readable } from 'stream';
-import { OutputTail } from '../src/output-tail';
-import { killGroup } from '../src/process-group';
+import { OutputTail } from '../runtime/output-tail';
+import { killGroup } from '../runtime/process-group';
 
 export type InputResult = { ok: true } | { ok: false; message: string };
 

@@ -2,16 +2,16 @@
 import { randomBytes } from 'crypto';
 import * as dgram from 'dgram';
 import { SENDER_TIMING_DEFAULTS, SenderSession, type SenderReport, type Transmit } from '../protocol';
-import { EXIT } from '../src/exit-codes';
-import type { Logger } from '../src/log';
-import { bindSocket, enlargeBuffers, inNetworks, type Network } from '../src/net';
-import { nowMs } from '../src/clock';
-import { wire } from '../src/keyed';
-import { mib, startProgress } from '../src/progress';
-import { Driver, onInterrupt } from '../src/driver';
+import { EXIT } from '../runtime/exit-codes';
+import type { Logger } from '../runtime/log';
+import { bindSocket, enlargeBuffers, inNetworks, type Network } from '../runtime/net';
+import { nowMs } from '../runtime/clock';
+import { wire } from '../runtime/keyed';
+import { mib, startProgress } from '../runtime/progress';
+import { Driver, onInterrupt } from '../runtime/driver';
 import type { SendOptions } from '../src/options';
-import { formatSenderReport, writeJsonFile } from '../src/report';
-import { UsageError } from '../src/usage-error';
+import { formatSenderReport, writeJsonFile } from '../runtime/report';
+import { UsageError } from '../runtime/usage-error';
 import { commandInput, stdinInput, type InputSource } from './input';
 
 /** Packets sent per turn of the event loop: sends complete synchronously, so yield often. */

@@ -3,13 +3,13 @@
 import yargs from 'yargs';
 import { runReceive } from '../receiver/run-receive';
 import { runSend } from '../sender/run-send';
-import { EXIT } from './exit-codes';
-import { createLogger } from './log';
+import { EXIT } from '../runtime/exit-codes';
+import { createLogger } from '../runtime/log';
 import { parseReceiveOptions, parseSendOptions } from './options';
 // config (yaml), the daemon (node-cron, prom-client) and status load on first use: a plain
 // send or receive starts faster without them (they were half of its start-up time).
 import { COMMON, RECEIVE, SEND } from './flags';
-import { UsageError } from './usage-error';
+import { UsageError } from '../runtime/usage-error';
 
 function usageExit(message: string): never {
   process.stderr.write(`dbcast: ${message}\nTry 'dbcast --help'.\n`);

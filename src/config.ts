@@ -6,7 +6,7 @@ import cron from 'node-cron';
 import { LineCounter, parseDocument, isMap, isSeq, type Document } from 'yaml';
 import { COMMON, RECEIVE, SEND } from './flags';
 import { parseReceiveOptions, parseSendOptions, type ReceiveOptions, type SendOptions } from './options';
-import { UsageError } from './usage-error';
+import { UsageError } from '../runtime/usage-error';
 
 /** Keys a daemon job has beyond the command's flags. */
 const JOB_KEYS = ['role', 'schedule', 'timezone', 'open-before-sec', 'window-sec'] as const;

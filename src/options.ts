@@ -9,10 +9,10 @@ import {
 } from '../receiver/restore/target';
 import * as fs from 'fs';
 import * as path from 'path';
-import { readKeyFile } from './key-file';
-import { interfaceMtu, interfaceNetworks, outgoingInterface, parseNetwork, resolveInterface, type Network } from './net';
-import { isPlainFileName } from './safe-file';
-import { UsageError } from './usage-error';
+import { readKeyFile } from '../runtime/key-file';
+import { interfaceMtu, interfaceNetworks, outgoingInterface, parseNetwork, resolveInterface, type Network } from '../runtime/net';
+import { isPlainFileName } from '../runtime/safe-file';
+import { UsageError } from '../runtime/usage-error';
 
 type Raw = Record<string, unknown>;
 

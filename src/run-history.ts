@@ -1,7 +1,7 @@
 // Run records: one JSON line per run in <state-dir>/runs.jsonl, read by `dbcast status`.
 import * as fs from 'fs';
 import * as path from 'path';
-import { REPORT_FILE_MODE, writeFileAtomic } from './safe-file';
+import { REPORT_FILE_MODE, writeFileAtomic } from '../runtime/safe-file';
 
 export interface RunRecord {
   job: string;

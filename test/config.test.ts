@@ -120,7 +120,7 @@ t.test('the unit keeps what node, the dump tools and the network code need', asy
   const unit = fs.readFileSync(path.join(ROOT, 'systemd', 'dbcast.service'), 'utf8');
   const settings = (key: string): string[] => [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1].trim());
   t.notMatch(settings('MemoryDenyWriteExecute').join(' '), /yes|true|1/, "no MemoryDenyWriteExecute: V8's JIT needs W+X pages");
-  t.notMatch(settings('ProcSubset').join(' '), /pid/, 'no ProcSubset=pid: src/net.ts reads /proc/net/route, os.cpus() /proc/stat');
+  t.notMatch(settings('ProcSubset').join(' '), /pid/, 'no ProcSubset=pid: runtime/net.ts reads /proc/net/route, os.cpus() /proc/stat');
   const families = settings('RestrictAddressFamilies').join(' ').split(/\s+/);
   for (const f of ['AF_UNIX', 'AF_INET', 'AF_NETLINK']) t.ok(families.includes(f), `${f} allowed (local sockets, multicast, getifaddrs)`);
   t.equal(settings('ProtectSystem')[0], 'strict');

@@ -11,7 +11,7 @@ import {
 } from '../protocol';
 import { Rng } from './sim/rng';
 import { BIN, tempDir } from './helpers/dbcast';
-import { KEY_FILE_FLAGS, readKeyFile } from '../src/key-file';
+import { KEY_FILE_FLAGS, readKeyFile } from '../runtime/key-file';
 
 const key = randomBytes(32);
 const sid = '0123456789abcdef';

@@ -10,10 +10,10 @@ import { ArchiveSink } from '../receiver/sinks/archive-sink';
 import { FileSink } from '../receiver/sinks/file-sink';
 import { parseConfig } from '../src/config';
 import { parseReceiveOptions } from '../src/options';
-import { writeJsonFile } from '../src/report';
+import { writeJsonFile } from '../runtime/report';
 import {
   checkDirectory, checkOutputDirectory, createTempFile, DUMP_FILE_MODE, PRIVATE_FILE_MODE, SafeFileError, TEMP_FILE_FLAGS, writeFileAtomic, writeFileAtomicAsync,
-} from '../src/safe-file';
+} from '../runtime/safe-file';
 import { BIN, tempDir } from './helpers/dbcast';
 
 const MY_UID = process.getuid?.() ?? -1;

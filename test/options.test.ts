@@ -3,7 +3,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import { ENVELOPE_OVERHEAD_BYTES } from '../protocol';
 import { parseSendOptions } from '../src/options';
-import { interfaceMtu, outgoingInterface } from '../src/net';
+import { interfaceMtu, outgoingInterface } from '../runtime/net';
 
 const loMtu = interfaceMtu('lo');
 

@@ -6,7 +6,7 @@
 // Default: spooled (0600, fsynced) and fed to the client only once verified. With
 // --restore-while-receiving, fed as it arrives. Either way the client runs with --sandbox when
 // it has it (no shell escapes, no file access), and as --restore-user when given.
-import type { Logger } from '../../src/log';
+import type { Logger } from '../../runtime/log';
 import type { SinkFailure } from '../sinks/sink';
 import { LineFilter } from './line-filter';
 import { mariadbDumpJudge } from './mariadb-dump-filter';

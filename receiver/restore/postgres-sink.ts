@@ -11,7 +11,7 @@
 // --restore-while-receiving: the same steps, but (1) reads the first bytes as they arrive and
 // (3) streams into one pg_restore: faster to finish, and what a forged stream can do before the
 // hash is checked is whatever the restore role may do (README, Security).
-import type { Logger } from '../../src/log';
+import type { Logger } from '../../runtime/log';
 import type { SinkFailure } from '../sinks/sink';
 import { StagingSink } from './staging-sink';
 import { pgConnArgs, psqlOrThrow } from './pg-client';

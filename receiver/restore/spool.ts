@@ -3,7 +3,7 @@
 // whatever happens.
 import * as fs from 'fs';
 import * as path from 'path';
-import { PRIVATE_FILE_MODE, createTempFile } from '../../src/safe-file';
+import { PRIVATE_FILE_MODE, createTempFile } from '../../runtime/safe-file';
 
 export class Spool {
   readonly path: string;

@@ -2,7 +2,7 @@
 // "left as it was" unless the swap got half way), the swap step, and the cleanup that drops
 // the staging database whatever went wrong. Subclasses bring the streaming and the SQL.
 import { RestoreOutcome } from '../../protocol';
-import type { Logger } from '../../src/log';
+import type { Logger } from '../../runtime/log';
 import type { Sink, SinkFailure, Verified } from '../sinks/sink';
 import { PartialSwapError } from './my-swap';
 import { Spool } from './spool';

@@ -2,8 +2,8 @@
 // operator's usual settings (.pgpass, PG* variables, ~/.my.cnf), so dbcast connects the way
 // the operator's own restore would.
 import { spawn, type ChildProcess } from 'child_process';
-import { OutputTail } from '../../src/output-tail';
-import { killGroup } from '../../src/process-group';
+import { OutputTail } from '../../runtime/output-tail';
+import { killGroup } from '../../runtime/process-group';
 
 export interface ToolResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 

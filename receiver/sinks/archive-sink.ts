@@ -3,7 +3,7 @@
 // a sha256sum-style `.sha256` beside it, then removes the oldest archives beyond --keep.
 import * as fs from 'fs';
 import * as path from 'path';
-import { DUMP_FILE_MODE, isPlainFileName, writeFileAtomicAsync } from '../../src/safe-file';
+import { DUMP_FILE_MODE, isPlainFileName, writeFileAtomicAsync } from '../../runtime/safe-file';
 import { FileSink } from './file-sink';
 import type { SinkFailure, Verified } from './sink';
 

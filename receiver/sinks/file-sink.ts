@@ -2,7 +2,7 @@
 // src/safe-file.ts), fsynced, renamed into place only once verified.
 import * as fs from 'fs';
 import * as path from 'path';
-import { createTempFile, DUMP_FILE_MODE, syncDirectory } from '../../src/safe-file';
+import { createTempFile, DUMP_FILE_MODE, syncDirectory } from '../../runtime/safe-file';
 import type { Sink, SinkFailure, Verified } from './sink';
 
 export class FileSink implements Sink {

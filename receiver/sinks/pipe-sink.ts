@@ -1,7 +1,7 @@
 // --pipe CMD: a child process fed the verified stream on stdin; its exit status is the result.
 import { spawn, type ChildProcess } from 'child_process';
-import { killGroup } from '../../src/process-group';
-import { stdoutWriter } from '../../src/stdio';
+import { killGroup } from '../../runtime/process-group';
+import { stdoutWriter } from '../../runtime/stdio';
 import type { Sink, SinkFailure } from './sink';
 
 const KILL_GRACE_MS = 5000;

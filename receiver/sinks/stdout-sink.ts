@@ -2,7 +2,7 @@
 // src/stdio.ts, which copes with whatever fd 1 is (pipe, socket, file) and with it having been
 // made non-blocking; a reader that goes away is a failure of this sink, said plainly.
 import type { Writable } from 'stream';
-import { describeStdoutError, stdoutWriter } from '../../src/stdio';
+import { describeStdoutError, stdoutWriter } from '../../runtime/stdio';
 import type { Sink, SinkFailure } from './sink';
 
 export class StdoutSink implements Sink {

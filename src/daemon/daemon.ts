@@ -3,10 +3,10 @@
 // SIGHUP: re-read the config; a bad one is logged and the old one kept.
 import * as fs from 'fs';
 import * as path from 'path';
-import { checkClockSync } from '../clock-sync';
+import { checkClockSync } from '../../runtime/clock-sync';
 import { ConfigError, loadConfig, type DaemonConfig } from '../config';
-import { EXIT } from '../exit-codes';
-import { createLogger, type Logger } from '../log';
+import { EXIT } from '../../runtime/exit-codes';
+import { createLogger, type Logger } from '../../runtime/log';
 import { readRuns } from '../run-history';
 import { JobRunner } from './job-runner';
 import { DaemonMetrics } from './metrics';

@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import cron, { type ScheduledTask } from 'node-cron';
-import { checkClockSync } from '../clock-sync';
+import { checkClockSync } from '../../runtime/clock-sync';
 import { jobArgs, type JobConfig } from '../config';
-import type { Logger } from '../log';
+import type { Logger } from '../../runtime/log';
 import { appendRun, type RunRecord } from '../run-history';
 import { nextWindow } from './window';
 
