@@ -1,5 +1,5 @@
 // The stream on local disk until it is verified: the restore presets' default. Created
-// exclusively with mode 0600 (src/safe-file.ts), fsynced before anything reads it back, removed
+// exclusively with mode 0600 (runtime/safe-file.ts), fsynced before anything reads it back, removed
 // whatever happens.
 import * as fs from 'fs';
 import * as path from 'path';

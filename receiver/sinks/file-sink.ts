@@ -1,5 +1,5 @@
 // --output FILE: written to a new temp file beside it (.FILE.<random>.partial, see
-// src/safe-file.ts), fsynced, renamed into place only once verified.
+// runtime/safe-file.ts), fsynced, renamed into place only once verified.
 import * as fs from 'fs';
 import * as path from 'path';
 import { createTempFile, DUMP_FILE_MODE, syncDirectory } from '../../runtime/safe-file';

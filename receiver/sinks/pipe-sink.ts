@@ -18,7 +18,7 @@ export class PipeSink implements Sink {
   constructor(command: string, stdoutFree: boolean) {
     this.label = `--pipe ${command}`;
     // The child's output is forwarded, not inherited: our fds 1 and 2 may be non-blocking
-    // (src/stdio.ts), and a C program writing to one gets EAGAIN and dies. Its stdout goes to
+    // (runtime/stdio.ts), and a C program writing to one gets EAGAIN and dies. Its stdout goes to
     // ours only when the stream itself does not go there. Own process group: a kill reaches
     // everything the shell started (pg_restore included).
     this.child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });

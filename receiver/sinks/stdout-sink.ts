@@ -1,5 +1,5 @@
 // stdout: the classic pipe (`dbcast receive | pg_restore -d app`). Writing goes through
-// src/stdio.ts, which copes with whatever fd 1 is (pipe, socket, file) and with it having been
+// runtime/stdio.ts, which copes with whatever fd 1 is (pipe, socket, file) and with it having been
 // made non-blocking; a reader that goes away is a failure of this sink, said plainly.
 import type { Writable } from 'stream';
 import { describeStdoutError, stdoutWriter } from '../../runtime/stdio';
