@@ -17,7 +17,7 @@ import { addSeenSession, readSeenSessions } from '../runtime/seen-sessions';
 import { stdoutKind } from '../runtime/stdio';
 import type { Logger } from '../runtime/log';
 import { bindSocket, enlargeBuffers } from '../runtime/net';
-import type { ReceiveOptions } from '../src/options';
+import type { ReceiveOptions } from './receive-options';
 import { UsageError } from '../runtime/usage-error';
 import { MariadbRestoreSink } from './restore/mariadb-sink';
 import { PostgresRestoreSink } from './restore/postgres-sink';

@@ -9,7 +9,7 @@ import { nowMs } from '../runtime/clock';
 import { wire } from '../runtime/keyed';
 import { mib, startProgress } from '../runtime/progress';
 import { Driver, onInterrupt } from '../runtime/driver';
-import type { SendOptions } from '../src/options';
+import type { SendOptions } from './send-options';
 import { formatSenderReport, writeJsonFile } from '../runtime/report';
 import { UsageError } from '../runtime/usage-error';
 import { commandInput, stdinInput, type InputSource } from './input';

@@ -13,29 +13,14 @@ import { readKeyFile } from '../runtime/key-file';
 import { interfaceMtu, interfaceNetworks, outgoingInterface, parseNetwork, resolveInterface, type Network } from '../runtime/net';
 import { isPlainFileName } from '../runtime/safe-file';
 import { UsageError } from '../runtime/usage-error';
+import { num, text, type FlagValues } from '../runtime/flag-values';
+import type { CommonOptions } from '../runtime/common-options';
+import type { ReceiveOptions } from '../receiver/receive-options';
+import type { SendOptions } from '../sender/send-options';
 
-type Raw = Record<string, unknown>;
+export type { CommonOptions, ReceiveOptions, SendOptions };
 
-function num(raw: Raw, key: string, def: number, min: number, max: number, integer: boolean): number {
-  const v = raw[key];
-  if (v === undefined) return def;
-  const form = `${integer ? 'an integer' : 'a number'} from ${min} to ${max}`;
-  if (typeof v !== 'string' && typeof v !== 'number') throw new UsageError(key, form, v);
-  const s = String(v).trim();
-  if (!/^-?\d+(\.\d+)?$/.test(s)) throw new UsageError(key, form, v);
-  const n = Number(s);
-  if ((integer && !Number.isInteger(n)) || n < min || n > max) throw new UsageError(key, form, v);
-  return n;
-}
-
-function text(raw: Raw, key: string, def: string | undefined, maxBytes: number): string | undefined {
-  const v = raw[key];
-  if (v === undefined) return def;
-  if (Array.isArray(v)) throw new UsageError(key, 'a single value (the flag was given more than once)', v);
-  const s = String(v);
-  if (s === '' || Buffer.byteLength(s) > maxBytes) throw new UsageError(key, `a non-empty text of at most ${maxBytes} bytes`, v);
-  return s;
-}
+type Raw = FlagValues;
 
 function multicastGroup(raw: Raw): string {
   const v = String(raw.group ?? '239.255.42.1');
@@ -44,52 +29,6 @@ function multicastGroup(raw: Raw): string {
     throw new UsageError('group', 'an IPv4 multicast address (224.0.0.0 to 239.255.255.255), e.g. 239.1.2.3', raw.group);
   }
   return v;
-}
-
-export interface CommonOptions {
-  group: string;
-  port: number;
-  interfaceAddress: string | undefined;
-  job: string;
-  idleTimeoutMs: number;
-  logLevel: string;
-  /** Keyed mode: the pre-shared key (AES-256-GCM envelopes), or null for CRC-only. */
-  key: Buffer | null;
-}
-
-export interface SendOptions extends CommonOptions {
-  /** --receivers: only these names may join. */
-  allowedNames: string[] | undefined;
-  command: string | undefined;
-  ttl: number;
-  minReceivers: number;
-  maxWaitMinReceivers: number;
-  minWaitMs: number;
-  maxWaitMs: number;
-  maxRateBitsPerSec: number;
-  payloadBytes: number;
-  windowBytes: number;
-  dropAfterMs: number;
-  reportFile: string | undefined;
-  /** Receivers may join only from these networks; null = from anywhere. */
-  receiverNetworks: Network[] | null;
-}
-
-export interface ReceiveOptions extends CommonOptions {
-  name: string;
-  /** --output FILE (one fixed file) ... */
-  outputFile: string | undefined;
-  /** ... or --output DIR / a name template (the archive role). */
-  archive: ArchiveSpec | undefined;
-  restore: RestoreTarget | undefined;
-  reportFile: string | undefined;
-  senderAddress: string | undefined;
-  pipeCommand: string | undefined;
-  stdout: boolean;
-  startTimeoutMs: number;
-  maxWindowBytes: number;
-  maxClockSkewMs: number;
-  seenSessionsFile: string | undefined;
 }
 
 const MIB = 1024 * 1024;

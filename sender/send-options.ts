@@ -1,0 +1,21 @@
+// What `dbcast send` runs with, as validated from its flags (src/options.ts).
+import type { CommonOptions } from '../runtime/common-options';
+import type { Network } from '../runtime/net';
+
+export interface SendOptions extends CommonOptions {
+  /** --receivers: only these names may join. */
+  allowedNames: string[] | undefined;
+  command: string | undefined;
+  ttl: number;
+  minReceivers: number;
+  maxWaitMinReceivers: number;
+  minWaitMs: number;
+  maxWaitMs: number;
+  maxRateBitsPerSec: number;
+  payloadBytes: number;
+  windowBytes: number;
+  dropAfterMs: number;
+  reportFile: string | undefined;
+  /** Receivers may join only from these networks; null = from anywhere. */
+  receiverNetworks: Network[] | null;
+}
