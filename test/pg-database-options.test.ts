@@ -1,7 +1,7 @@
 // The strict grammar for the archive's CREATE DATABASE line: what pg_dump writes is accepted and
 // rebuilt with our own quoting; anything that could smuggle a second statement is refused.
 import t from 'tap';
-import { databaseOptionsFromScript, parseCreateDatabase } from '../receiver/restore/pg-database-options';
+import { databaseOptionsFromScript, parseCreateDatabase } from '../receiver/restore/postgres/database-options';
 
 t.test('lines pg_dump writes are accepted and rebuilt', async (t) => {
   const cases: Array<[string, string]> = [

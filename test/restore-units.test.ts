@@ -4,7 +4,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { LineFilter } from '../receiver/restore/line-filter';
-import { mariadbDumpJudge } from '../receiver/restore/mariadb-dump-filter';
+import { mariadbDumpJudge } from '../receiver/restore/mariadb/dump-filter';
 import { ArchiveSink, archiveTimestamp } from '../receiver/sinks/archive-sink';
 import { parseReceiveOptions } from '../src/options';
 import { tempDir } from './helpers/dbcast';

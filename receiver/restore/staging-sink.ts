@@ -4,7 +4,7 @@
 import { RestoreOutcome } from '../../protocol';
 import type { Logger } from '../../runtime/log';
 import type { Sink, SinkFailure, Verified } from '../sinks/sink';
-import { PartialSwapError } from './my-swap';
+import { PartialSwapError } from './mariadb/swap';
 import { Spool } from './spool';
 import { stagingName, type RestoreTarget } from './target';
 

@@ -6,16 +6,16 @@
 // Default: spooled (0600, fsynced) and fed to the client only once verified. With
 // --restore-while-receiving, fed as it arrives. Either way the client runs with --sandbox when
 // it has it (no shell escapes, no file access), and as --restore-user when given.
-import type { Logger } from '../../runtime/log';
-import type { SinkFailure } from '../sinks/sink';
-import { LineFilter } from './line-filter';
-import { mariadbDumpJudge } from './mariadb-dump-filter';
-import { MyClient, myConnArgs } from './my-client';
-import { swapMariadb } from './my-swap';
-import { Spool } from './spool';
-import { StagingSink } from './staging-sink';
-import { myIdent, sqlLiteral, stagingName, type RestoreTarget } from './target';
-import { describeExit, StreamingTool } from './tool';
+import type { Logger } from '../../../runtime/log';
+import type { SinkFailure } from '../../sinks/sink';
+import { LineFilter } from '../line-filter';
+import { mariadbDumpJudge } from './dump-filter';
+import { MyClient, myConnArgs } from './client';
+import { swapMariadb } from './swap';
+import { Spool } from '../spool';
+import { StagingSink } from '../staging-sink';
+import { myIdent, sqlLiteral, stagingName, type RestoreTarget } from '../target';
+import { describeExit, StreamingTool } from '../tool';
 
 export class MariadbRestoreSink extends StagingSink {
   readonly label: string;

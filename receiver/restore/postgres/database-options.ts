@@ -2,7 +2,7 @@
 // staging database the dump's encoding and locale. That line comes from the stream, so it is
 // never pasted into SQL: it is parsed with a strict grammar (known options only, values of a
 // known shape) and the clause is rebuilt with our own quoting. Anything else is refused.
-import { sqlLiteral } from './target';
+import { sqlLiteral } from '../target';
 
 export type DatabaseOptions =
   | { ok: true; clause: string; options: Record<string, string> }

@@ -1,6 +1,6 @@
 // psql for the administrative statements of the PostgreSQL preset.
-import { runTool, type ToolResult } from './tool';
-import type { DbConnection } from './target';
+import { runTool, type ToolResult } from '../tool';
+import type { DbConnection } from '../target';
 
 export const MAINTENANCE_DB = 'postgres';
 

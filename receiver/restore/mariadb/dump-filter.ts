@@ -4,7 +4,7 @@
 // keeps an honest `--databases` dump in the staging schema; it is not what stops a hostile
 // one (a line filter cannot see inside lines): that is verification first, the client's
 // --sandbox and a --restore-user with rights on the staging schema only (README, Security).
-import type { LineVerdict } from './line-filter';
+import type { LineVerdict } from '../line-filter';
 
 const DATABASE_LINE = /^\s*(?:\/\*!\d+\s*)?(?:USE|CREATE DATABASE|DROP DATABASE|CREATE SCHEMA|DROP SCHEMA)\b(?:\s*\/\*!\d+ IF (?:NOT )?EXISTS\s*\*\/|\s+IF (?:NOT )?EXISTS)?\s*(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+))/i;
 /** Client commands that switch the database or reach files and shells; mariadb-dump writes none. */

@@ -2,10 +2,10 @@
 // at join time (its report shows it) instead of an hour into the transfer.
 import * as fs from 'fs';
 import * as os from 'os';
-import { psql } from './pg-client';
-import { MyClient, myConnArgs } from './my-client';
-import { sqlLiteral, stagingName, type RestoreTarget } from './target';
-import { runTool } from './tool';
+import { psql } from './client';
+import { MyClient, myConnArgs } from '../mariadb/client';
+import { sqlLiteral, stagingName, type RestoreTarget } from '../target';
+import { runTool } from '../tool';
 
 export type PreflightResult =
   | { ok: true; clientBin: string; importArgs: string[]; summary: string; warnings: string[]; target: RestoreTarget }

@@ -1,8 +1,8 @@
 // Put a restored staging database in place of the live one, keeping the old one as
 // <db>__previous. The two renames run in one transaction: there is never a moment without
 // a database under the live name, and a failure leaves the live database as it was.
-import { psql, psqlOrThrow, SqlError } from './pg-client';
-import { pgIdent, previousName, sqlLiteral, stagingName, type DbConnection } from './target';
+import { psql, psqlOrThrow, SqlError } from './client';
+import { pgIdent, previousName, sqlLiteral, stagingName, type DbConnection } from '../target';
 
 /** Sessions that were connecting while we ended the others get a few more chances to go. */
 const RENAME_ATTEMPTS = 10;

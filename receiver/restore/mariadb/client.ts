@@ -1,6 +1,6 @@
 // The mariadb (or mysql) command-line client for the MariaDB preset's administrative statements.
-import { runTool, type ToolResult } from './tool';
-import type { DbConnection } from './target';
+import { runTool, type ToolResult } from '../tool';
+import type { DbConnection } from '../target';
 
 export function myConnArgs(conn: DbConnection): string[] {
   const args: string[] = [];

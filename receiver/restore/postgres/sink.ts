@@ -11,15 +11,15 @@
 // --restore-while-receiving: the same steps, but (1) reads the first bytes as they arrive and
 // (3) streams into one pg_restore: faster to finish, and what a forged stream can do before the
 // hash is checked is whatever the restore role may do (README, Security).
-import type { Logger } from '../../runtime/log';
-import type { SinkFailure } from '../sinks/sink';
-import { StagingSink } from './staging-sink';
-import { pgConnArgs, psqlOrThrow } from './pg-client';
-import { databaseOptionsFromScript } from './pg-database-options';
-import { swapPostgres } from './pg-swap';
-import { Spool } from './spool';
-import { pgIdent, sqlLiteral, stagingName, type RestoreTarget } from './target';
-import { describeExit, runTool, StreamingTool } from './tool';
+import type { Logger } from '../../../runtime/log';
+import type { SinkFailure } from '../../sinks/sink';
+import { StagingSink } from '../staging-sink';
+import { pgConnArgs, psqlOrThrow } from './client';
+import { databaseOptionsFromScript } from './database-options';
+import { swapPostgres } from './swap';
+import { Spool } from '../spool';
+import { pgIdent, sqlLiteral, stagingName, type RestoreTarget } from '../target';
+import { describeExit, runTool, StreamingTool } from '../tool';
 
 /** The table of contents must come within this many bytes (it is a few MB for huge schemas). */
 const MAX_HEAD_BYTES = 64 * 1024 * 1024;

@@ -3,8 +3,8 @@
 // <db>__previous, the staging tables take their place. Views, triggers, routines and events
 // cannot move between schemas: they are read from the staging schema and created again in
 // the live one (triggers on the old tables are dropped first, or the RENAME is refused).
-import { MyClient } from './my-client';
-import { myIdent, previousName, sqlLiteral, stagingName } from './target';
+import { MyClient } from './client';
+import { myIdent, previousName, sqlLiteral, stagingName } from '../target';
 
 /** The tables were swapped, but putting the other objects back failed. */
 export class PartialSwapError extends Error {}
