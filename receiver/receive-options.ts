@@ -1,6 +1,6 @@
 // What `dbcast receive` runs with, as validated from its flags (src/options.ts).
 import type { CommonOptions } from '../runtime/common-options';
-import type { RestoreTarget } from './restore/target';
+import type { PresetTarget } from './restore/presets';
 import type { ArchiveSpec } from './sinks/archive-sink';
 
 export interface ReceiveOptions extends CommonOptions {
@@ -9,7 +9,8 @@ export interface ReceiveOptions extends CommonOptions {
   outputFile: string | undefined;
   /** ... or --output DIR / a name template (the archive role). */
   archive: ArchiveSpec | undefined;
-  restore: RestoreTarget | undefined;
+  /** --restore: the shared target and its preset's settings. */
+  restore: PresetTarget | undefined;
   reportFile: string | undefined;
   senderAddress: string | undefined;
   pipeCommand: string | undefined;

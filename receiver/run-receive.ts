@@ -19,15 +19,10 @@ import type { Logger } from '../runtime/log';
 import { bindSocket, enlargeBuffers } from '../runtime/net';
 import type { ReceiveOptions } from './receive-options';
 import { UsageError } from '../runtime/usage-error';
-import { MariadbRestoreSink } from './restore/mariadb/sink';
-import { PostgresRestoreSink } from './restore/postgres/sink';
-import { preflight } from './restore/postgres/preflight';
-import { ArchiveSink } from './sinks/archive-sink';
+import { preflightRestore, type ReadyRestore } from './restore/preflight';
+import { openSinks } from './sink-factory';
 import { Fanout } from './sinks/fanout';
-import { FileSink } from './sinks/file-sink';
-import { PipeSink } from './sinks/pipe-sink';
-import type { Sink, SinkFailure } from './sinks/sink';
-import { StdoutSink } from './sinks/stdout-sink';
+import type { SinkFailure } from './sinks/sink';
 
 const SOCKET_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Chunks handed to the sinks per turn of the event loop, so packets keep being read. */
@@ -68,15 +63,14 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   }
   // Checked before joining, so that a receiver that cannot restore says so at once.
   let preflightFailure: string | null = null;
-  let clientBin = '';
-  let importArgs: string[] = [];
+  let readyRestore: ReadyRestore | null = null;
   if (opts.restore?.whileReceiving && !opts.key) {
     log.warn('--restore-while-receiving without --key-file: unauthenticated bytes reach the database before the stream is verified (anyone on the segment can forge them)');
   }
   if (opts.restore) {
-    const p = await preflight(opts.restore);
+    const p = await preflightRestore(opts.restore);
     if (p.ok) {
-      clientBin = p.clientBin; importArgs = p.importArgs; opts = { ...opts, restore: p.target };
+      readyRestore = p.ready;
       log.info(`restore preflight ok: ${p.summary}`);
       for (const w of p.warnings) log.warn(w);
     }
@@ -113,17 +107,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   log.info(`listening for job '${opts.job}' on ${opts.group}:${opts.port} as '${opts.name}'`);
 
   let sinks = null as Fanout | null; // opened when the session is joined, so nothing is created for a refused run
-  const openSinks = (): Fanout => {
-    const list: Sink[] = [];
-    if (opts.outputFile) list.push(new FileSink(opts.outputFile));
-    if (opts.archive) list.push(new ArchiveSink(opts.archive, { job: opts.job, name: opts.name }, new Date()));
-    if (opts.restore) {
-      list.push(opts.restore.kind === 'postgres' ? new PostgresRestoreSink(opts.restore, log) : new MariadbRestoreSink(opts.restore, clientBin, importArgs, log));
-    }
-    if (opts.pipeCommand) list.push(new PipeSink(opts.pipeCommand, !opts.stdout));
-    if (opts.stdout) list.push(new StdoutSink());
-    return new Fanout(list, () => kick());
-  };
+  const startSinks = (): Fanout => new Fanout(openSinks(opts, { log, now: new Date(), restore: readyRestore }), () => kick());
   let finalizing = null as Promise<SinkFailure[]> | null;
   let sinkFailureReported = false;
 
@@ -140,12 +124,12 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   const finalize = async (): Promise<SinkFailure[]> => {
     const fanout = sinks as Fanout;
     const failures = await fanout.finish({ sha256: session.stats().sha256 ?? '', bytes: session.bytesDelivered });
-    const successes = fanout.sinks.filter((s) => s.detail && !failures.some((f) => f.label === s.label));
+    const successes = fanout.sinks.filter((s) => s.detail && !fanout.failed(s));
     for (const s of successes) log.info(`${s.label}: ${s.detail}`);
     for (const f of failures) log.error(`${f.label}: ${f.message}`);
     const detail = [...failures.map((f) => `${f.label}: ${f.message}`), ...successes.map((s) => `${s.label}: ${s.detail}`)].join('; ');
     // The exit status of the command that restores (--pipe or the preset's tool), if there is one.
-    const commandFailure = failures.find((f) => f.label.startsWith('--pipe') || f.label.startsWith('--restore'));
+    const commandFailure = failures.find((f) => f.kind === 'pipe' || f.kind === 'restore');
     const exitCode = !opts.pipeCommand && !opts.restore ? -1 : commandFailure ? commandFailure.exitCode : 0;
     session.handleSinksFinished(failures.length === 0, exitCode, detail, nowMs(), restoreOutcome());
     kick();
@@ -183,7 +167,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
           log.info(`joined session ${e.sessionId}`);
           link.lock(e.sessionId);
           if (preflightFailure) session.handleLocalFailure(DoneStatus.PreflightFailed, preflightFailure, -1, now, opts.restore ? RestoreOutcome.KeptOld : RestoreOutcome.None);
-          else sinks ??= openSinks();
+          else sinks ??= startSinks();
           break;
         case 'verified': break;
         case 'finished': break;

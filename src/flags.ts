@@ -1,5 +1,7 @@
 // The flags of `dbcast send` and `dbcast receive`. The daemon's config accepts the same names
-// as keys (src/config.ts), so this table is the one list of both.
+// as keys (src/config.ts), so this table is the one list of both. The --restore flags come
+// from the restore presets (receiver/restore/restore-flags.ts).
+import { RESTORE_FLAGS } from '../receiver/restore/restore-flags';
 
 export const COMMON = {
   group: { type: 'string', describe: 'IPv4 multicast group [239.255.42.1]' },
@@ -30,17 +32,7 @@ export const SEND = {
 export const RECEIVE = {
   output: { type: 'string', describe: 'write the stream to FILE (as a temp file beside it until verified), or archive into DIR / a name template with {timestamp} {job} {name}' },
   keep: { type: 'string', describe: 'archive: keep this many newest files of the template, remove older ones; 0 = all [0]' },
-  restore: { type: 'string', describe: 'restore preset: postgres or mariadb (staging database, swapped in only when everything succeeded)' },
-  database: { type: 'string', describe: '--restore: the live database to replace' },
-  'db-host': { type: 'string', describe: '--restore: server host, or socket directory/path starting with / [the client\'s default]' },
-  'db-port': { type: 'string', describe: '--restore: server port [the client\'s default]' },
-  'db-user': { type: 'string', describe: '--restore: user (passwords from ~/.pgpass, ~/.my.cnf, PGPASSWORD/MYSQL_PWD) [the client\'s default]' },
-  'restore-arg': { type: 'string', array: true, describe: '--restore: extra option for pg_restore/mariadb, repeatable (e.g. --restore-arg=--no-owner)' },
-  jobs: { type: 'string', describe: '--restore postgres: pg_restore -j N on the verified spool; auto = min(4, cores), at least 2 [auto]' },
-  'spool-dir': { type: 'string', describe: '--restore: where the stream is kept (mode 0600) until it is verified [$TMPDIR or /tmp]' },
-  'restore-while-receiving': { type: 'boolean', describe: '--restore: feed the restore as bytes arrive instead of after the SHA-256 matched (faster; unverified bytes reach the database: use with --key-file)' },
-  'restore-user': { type: 'string', describe: '--restore: the account the restore runs as (PostgreSQL: a non-superuser role that will own the staging database; MariaDB: an account with rights on <db>__incoming only, password in [client_dbcast_restore]) [--db-user]' },
-  'strip-replication': { type: 'boolean', describe: '--restore mariadb: drop CHANGE MASTER / gtid_slave_pos / GTID_PURGED lines' },
+  ...RESTORE_FLAGS,
   pipe: { type: 'string', describe: 'feed the stream to this command (e.g. "pg_restore -d app")' },
   stdout: { type: 'boolean', describe: 'write to stdout too (the default when no --output/--pipe)' },
   name: { type: 'string', describe: 'receiver name in the sender\'s report [hostname]' },

@@ -4,9 +4,7 @@ import {
   DEFAULT_PAYLOAD_BYTES, ENVELOPE_OVERHEAD_BYTES, MAX_JOB_BYTES, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES,
 } from '../protocol';
 import { ARCHIVE_PLACEHOLDERS, DEFAULT_ARCHIVE_TEMPLATE, type ArchiveSpec } from '../receiver/sinks/archive-sink';
-import {
-  DATABASE_NAME_PATTERN, MAX_DATABASE_NAME_BYTES, type DbConnection, type RestoreTarget,
-} from '../receiver/restore/target';
+import { parseRestoreOptions } from '../receiver/restore/restore-options';
 import * as fs from 'fs';
 import * as path from 'path';
 import { readKeyFile } from '../runtime/key-file';
@@ -146,70 +144,6 @@ function archiveNamePart(archive: ArchiveSpec | undefined, key: 'job' | 'name', 
   throw new UsageError(key, `a name without /, NUL or .. when --output uses {${key}}`, value);
 }
 
-function databaseName(raw: Raw, key: string): string {
-  const v = text(raw, key, undefined, MAX_DATABASE_NAME_BYTES);
-  if (v === undefined) throw new UsageError(key, `a database name (needed with --restore)`, v);
-  if (!DATABASE_NAME_PATTERN.test(v)) throw new UsageError(key, `a database name of letters, digits, _ and $, at most ${MAX_DATABASE_NAME_BYTES} bytes`, v);
-  return v;
-}
-
-/** Options that would point the restore somewhere other than the staging database. */
-const TARGET_OPTIONS = {
-  postgres: /^(-d|--dbname|-C|--create|-f|--file|-l|--list|-c|--clean)(=|$)|^-[dfC]./,
-  mariadb: /^(-D|--database|-e|--execute|-o|--one-database)(=|$)|^-[De]./,
-};
-
-function restoreArgs(raw: Raw, kind: 'postgres' | 'mariadb'): string[] {
-  const key = 'restore-arg';
-  const v = raw[key];
-  if (v === undefined) return [];
-  const list = (Array.isArray(v) ? v : [v]).map(String);
-  for (const a of list) {
-    if (!a.startsWith('-')) throw new UsageError(key, 'an option for the restore tool, starting with - (e.g. --restore-arg=--no-owner)', a);
-    if (TARGET_OPTIONS[kind].test(a)) throw new UsageError(key, 'an option that does not choose the target database (dbcast restores into the staging database itself)', a);
-  }
-  return list;
-}
-
-function restore(raw: Raw): RestoreTarget | undefined {
-  const kind = raw.restore;
-  const only = (key: string, what: string): void => { if (raw[key] !== undefined && raw[key] !== false) throw new UsageError(key, `used with ${what}`, raw[key]); };
-  if (kind === undefined) {
-    for (const k of ['database', 'db-host', 'db-port', 'db-user', 'restore-arg', 'jobs', 'spool-dir', 'strip-replication', 'restore-while-receiving', 'restore-user']) only(k, '--restore');
-    return undefined;
-  }
-  if (kind !== 'postgres' && kind !== 'mariadb') throw new UsageError('restore', 'postgres or mariadb', kind);
-  if (kind === 'postgres') only('strip-replication', '--restore mariadb');
-  else only('jobs', '--restore postgres');
-  const whileReceiving = raw['restore-while-receiving'] === true;
-  const jobs = raw.jobs === undefined || raw.jobs === 'auto' ? 'auto' : num(raw, 'jobs', 1, 1, 64, true);
-  if (whileReceiving && typeof jobs === 'number' && jobs > 1) {
-    throw new UsageError('jobs', '1 or auto with --restore-while-receiving (pg_restore -j needs the whole file)', raw.jobs);
-  }
-  const conn: DbConnection = {};
-  const host = text(raw, 'db-host', undefined, 1024);
-  if (host !== undefined) conn.host = host;
-  if (raw['db-port'] !== undefined) conn.port = num(raw, 'db-port', 0, 1, 65535, true);
-  const user = text(raw, 'db-user', undefined, 128);
-  if (user !== undefined) conn.user = user;
-  const spoolDir = text(raw, 'spool-dir', os.tmpdir(), 4096) as string;
-  const restoreUser = text(raw, 'restore-user', undefined, 128);
-  if (restoreUser !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/.test(restoreUser)) {
-    throw new UsageError('restore-user', 'an account name of letters, digits, _ . @ and -', restoreUser);
-  }
-  return {
-    kind,
-    database: databaseName(raw, 'database'),
-    conn,
-    restoreArgs: restoreArgs(raw, kind),
-    jobs,
-    spoolDir,
-    whileReceiving,
-    ...(restoreUser !== undefined ? { restoreUser } : {}),
-    stripReplication: raw['strip-replication'] === true,
-  };
-}
-
 function senderAddress(raw: Raw): string | undefined {
   const v = text(raw, 'sender', undefined, 64);
   if (v === undefined) return undefined;
@@ -221,7 +155,7 @@ function senderAddress(raw: Raw): string | undefined {
 export function parseReceiveOptions(raw: Raw): ReceiveOptions {
   const { outputFile, archive } = output(raw);
   const pipeCommand = text(raw, 'pipe', undefined, 64 * 1024);
-  const target = restore(raw);
+  const target = parseRestoreOptions(raw);
   const shared = common(raw);
   const name = text(raw, 'name', os.hostname().slice(0, MAX_NAME_BYTES), MAX_NAME_BYTES) as string;
   archiveNamePart(archive, 'job', shared.job);

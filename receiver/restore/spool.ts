@@ -5,6 +5,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PRIVATE_FILE_MODE, createTempFile } from '../../runtime/safe-file';
 
+/** Why the spool cannot go in `dir` (checked by the presets' preflights), or null. */
+export function spoolDirProblem(dir: string): string | null {
+  try { fs.accessSync(dir, fs.constants.W_OK); } catch { return `--spool-dir ${dir} is not a writable directory`; }
+  return null;
+}
+
 export class Spool {
   readonly path: string;
   private readonly fd: number;

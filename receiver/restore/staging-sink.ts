@@ -4,11 +4,11 @@
 import { RestoreOutcome } from '../../protocol';
 import type { Logger } from '../../runtime/log';
 import type { Sink, SinkFailure, Verified } from '../sinks/sink';
-import { PartialSwapError } from './mariadb/swap';
+import { PartialSwapError } from './swap-error';
 import { Spool } from './spool';
 import { stagingName, type RestoreTarget } from './target';
 
-export abstract class StagingSink implements Sink {
+export abstract class StagingSink<Target extends RestoreTarget = RestoreTarget> implements Sink {
   abstract readonly label: string;
   detail: string | undefined;
   restoreOutcome = RestoreOutcome.KeptOld;
@@ -22,7 +22,7 @@ export abstract class StagingSink implements Sink {
   private failureCb: ((f: SinkFailure) => void) | null = null;
   private closed = false;
 
-  constructor(protected readonly target: RestoreTarget, protected readonly log: Logger) {}
+  constructor(protected readonly target: Target, protected readonly log: Logger) {}
 
   abstract write(chunk: Buffer): boolean;
   abstract finish(verified: Verified): Promise<SinkFailure | null>;
@@ -40,7 +40,7 @@ export abstract class StagingSink implements Sink {
       spool.onDrain(() => this.drainCb?.());
       return spool;
     } catch (err) {
-      this.failure = { label: this.label, message: `cannot spool in ${this.target.spoolDir}: ${(err as Error).message}; ${this.target.database} left as it was`, exitCode: -1 };
+      this.failure = { kind: 'restore', label: this.label, message: `cannot spool in ${this.target.spoolDir}: ${(err as Error).message}; ${this.target.database} left as it was`, exitCode: -1 };
       return null;
     }
   }
@@ -54,7 +54,7 @@ export abstract class StagingSink implements Sink {
 
   protected fail(message: string, exitCode = -1, liveUntouched = true): void {
     if (this.failure) return;
-    this.failure = { label: this.label, message: liveUntouched ? `${message}; ${this.target.database} left as it was` : message, exitCode };
+    this.failure = { kind: 'restore', label: this.label, message: liveUntouched ? `${message}; ${this.target.database} left as it was` : message, exitCode };
     this.stopTools();
     this.failureCb?.(this.failure);
   }

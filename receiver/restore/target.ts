@@ -1,4 +1,5 @@
-// Where a restore preset restores to, as validated from the flags (src/options.ts).
+// Where a restore preset restores to, as validated from the flags every preset shares
+// (restore-options.ts); a preset adds its own settings (e.g. postgres/options.ts).
 
 export interface DbConnection {
   /** Host name, or (both servers) a directory/socket path starting with "/". Unset: the tools' defaults. */
@@ -8,14 +9,13 @@ export interface DbConnection {
 }
 
 export interface RestoreTarget {
-  kind: 'postgres' | 'mariadb';
+  /** The preset's name (--restore), as registered in presets.ts. */
+  kind: string;
   /** The live database; staging is `<database>__incoming`, the kept copy `<database>__previous`. */
   database: string;
   conn: DbConnection;
   /** Extra options for pg_restore / mariadb (e.g. -O -x). */
   restoreArgs: string[];
-  /** PostgreSQL: pg_restore -j N on the verified spool ('auto' is resolved by the preflight). */
-  jobs: number | 'auto';
   /** Where the stream is spooled until it is verified. */
   spoolDir: string;
   /** --restore-while-receiving: feed the restore as bytes arrive instead of from the verified spool. */
@@ -23,8 +23,6 @@ export interface RestoreTarget {
   /** --restore-user: the restore tool connects as this account (PostgreSQL: it owns the
    *  staging database; MariaDB: it may touch only the staging schema). Unset: conn.user. */
   restoreUser?: string;
-  /** MariaDB: drop CHANGE MASTER / gtid_slave_pos / GTID_PURGED lines from the dump. */
-  stripReplication: boolean;
 }
 
 export const STAGING_SUFFIX = '__incoming';

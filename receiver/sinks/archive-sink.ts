@@ -42,7 +42,7 @@ export class ArchiveSink extends FileSink {
     const name = fill(spec.template, { ...vars, timestamp: archiveTimestamp(now) });
     // Options refuse such job and receiver names already; this keeps the file in spec.dir regardless.
     const refusal = isPlainFileName(name) ? null : `the archive name ${JSON.stringify(name)} is not a plain file name (it has / or NUL, or is . or ..)`;
-    super(path.join(spec.dir, refusal ? '<refused name>' : name), true, refusal);
+    super(path.join(spec.dir, refusal ? '<refused name>' : name), true, refusal, 'archive');
   }
 
   override async finish(verified: Verified): Promise<SinkFailure | null> {
@@ -53,7 +53,7 @@ export class ArchiveSink extends FileSink {
     try {
       await writeFileAtomicAsync(sumFile, `${verified.sha256}  ${base}\n`, DUMP_FILE_MODE);
     } catch (err) {
-      return { label: this.label, message: `writing ${sumFile} failed: ${(err as Error).message}`, exitCode: -1 };
+      return { kind: this.kind, label: this.label, message: `writing ${sumFile} failed: ${(err as Error).message}`, exitCode: -1 };
     }
     if (this.spec.keep > 0) await this.prune();
     return null;

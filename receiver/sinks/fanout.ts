@@ -10,14 +10,15 @@ const FLUSH_AFTER_MS = 20;
 export class Fanout {
   private readonly live = new Set<Sink>();
   private readonly waiting = new Set<Sink>();
-  readonly failures: SinkFailure[] = [];
+  /** In the order the sinks failed. */
+  private readonly failureOf = new Map<Sink, SinkFailure>();
 
   constructor(readonly sinks: Sink[], onChange: () => void) {
     for (const s of sinks) {
       this.live.add(s);
       s.onDrain(() => { this.waiting.delete(s); onChange(); });
       s.onFailure((f) => {
-        this.failures.push(f);
+        this.failureOf.set(s, f);
         this.live.delete(s);
         this.waiting.delete(s);
         onChange();
@@ -26,6 +27,8 @@ export class Fanout {
   }
 
   get ready(): boolean { return this.waiting.size === 0; }
+  get failures(): SinkFailure[] { return [...this.failureOf.values()]; }
+  failed(s: Sink): boolean { return this.failureOf.has(s); }
   get anyLive(): boolean { return this.live.size > 0; }
 
   // Chunks are copied into one buffer as they come rather than kept and concatenated at flush:
@@ -75,11 +78,8 @@ export class Fanout {
     this.flush(0, true);
     // Failed sinks finish too: a pipe's exit status is known only once it exited.
     const results = await Promise.all(this.sinks.map((s) => s.finish(verified)));
-    for (const f of results) {
-      if (!f) continue;
-      const i = this.failures.findIndex((x) => x.label === f.label);
-      if (i >= 0) this.failures[i] = f; else this.failures.push(f);
-    }
+    // A sink's last word replaces what it said when it failed (a pipe's exit status comes last).
+    results.forEach((f, i) => { if (f) this.failureOf.set(this.sinks[i], f); });
     return this.failures;
   }
 

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { createTempFile, DUMP_FILE_MODE, syncDirectory } from '../../runtime/safe-file';
-import type { Sink, SinkFailure, Verified } from './sink';
+import type { Sink, SinkFailure, SinkKind, Verified } from './sink';
 
 export class FileSink implements Sink {
   readonly label: string;
@@ -20,7 +20,7 @@ export class FileSink implements Sink {
    * exclusive: never replace an existing file (archives); else like a shell's `>`.
    * refusal: a reason not to write at all (the sink fails at once, nothing is created).
    */
-  constructor(protected readonly finalPath: string, private readonly exclusive = false, refusal: string | null = null) {
+  constructor(protected readonly finalPath: string, private readonly exclusive = false, refusal: string | null = null, protected readonly kind: SinkKind = 'output') {
     this.label = `--output ${finalPath}`;
     try {
       if (refusal !== null) throw new Error(refusal);
@@ -31,13 +31,13 @@ export class FileSink implements Sink {
       this.stream = fs.createWriteStream('', { fd: this.fd, autoClose: false });
       this.stream.on('error', (err) => this.fail(`writing ${temp.path} failed: ${err.message}`));
     } catch (err) {
-      this.failure = { label: this.label, message: `cannot write ${finalPath}: ${(err as Error).message}`, exitCode: -1 };
+      this.failure = { kind, label: this.label, message: `cannot write ${finalPath}: ${(err as Error).message}`, exitCode: -1 };
     }
   }
 
   private fail(message: string): void {
     if (this.failure) return;
-    this.failure = { label: this.label, message, exitCode: -1 };
+    this.failure = { kind: this.kind, label: this.label, message, exitCode: -1 };
     this.failureCb?.(this.failure);
   }
 

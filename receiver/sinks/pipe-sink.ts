@@ -44,7 +44,7 @@ export class PipeSink implements Sink {
 
   private fail(message: string, exitCode: number): void {
     if (this.failure) return;
-    this.failure = { label: this.label, message, exitCode };
+    this.failure = { kind: 'pipe', label: this.label, message, exitCode };
     this.failureCb?.(this.failure);
   }
 

@@ -21,4 +21,8 @@ export interface Sink {
   abort(): Promise<void>;
 }
 
-export interface SinkFailure { label: string; message: string; exitCode: number }
+/** What failed, for the result: 'restore' and 'pipe' are commands whose exit status is reported. */
+export type SinkKind = 'output' | 'archive' | 'restore' | 'pipe' | 'stdout';
+
+/** label names the sink in messages ("--pipe pg_restore -d app"); kind says what it is. */
+export interface SinkFailure { kind: SinkKind; label: string; message: string; exitCode: number }

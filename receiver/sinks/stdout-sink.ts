@@ -14,7 +14,7 @@ export class StdoutSink implements Sink {
   constructor() {
     this.stream.on('error', (err: NodeJS.ErrnoException) => {
       if (this.failure) return;
-      this.failure = { label: this.label, message: describeStdoutError(err), exitCode: -1 };
+      this.failure = { kind: 'stdout', label: this.label, message: describeStdoutError(err), exitCode: -1 };
       this.failureCb?.(this.failure);
     });
   }

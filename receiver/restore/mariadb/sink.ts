@@ -14,10 +14,11 @@ import { MyClient, myConnArgs } from './client';
 import { swapMariadb } from './swap';
 import { Spool } from '../spool';
 import { StagingSink } from '../staging-sink';
+import type { MariadbSettings } from './options';
 import { myIdent, sqlLiteral, stagingName, type RestoreTarget } from '../target';
 import { describeExit, StreamingTool } from '../tool';
 
-export class MariadbRestoreSink extends StagingSink {
+export class MariadbRestoreSink extends StagingSink<RestoreTarget & MariadbSettings> {
   readonly label: string;
   private state: 'spooling' | 'preparing' | 'streaming' | 'failed' = 'preparing';
   private held: Buffer[] = [];
@@ -27,7 +28,7 @@ export class MariadbRestoreSink extends StagingSink {
   private readonly client: MyClient;
 
   /** importArgs: what the preflight found the client supports (--sandbox). */
-  constructor(target: RestoreTarget, clientBin: string, private readonly importArgs: string[], log: Logger) {
+  constructor(target: RestoreTarget & MariadbSettings, clientBin: string, private readonly importArgs: string[], log: Logger) {
     super(target, log);
     this.label = `--restore mariadb ${target.database}`;
     this.client = new MyClient(clientBin, target.conn);

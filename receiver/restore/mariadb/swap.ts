@@ -4,10 +4,8 @@
 // cannot move between schemas: they are read from the staging schema and created again in
 // the live one (triggers on the old tables are dropped first, or the RENAME is refused).
 import { MyClient } from './client';
+import { PartialSwapError } from '../swap-error';
 import { myIdent, previousName, sqlLiteral, stagingName } from '../target';
-
-/** The tables were swapped, but putting the other objects back failed. */
-export class PartialSwapError extends Error {}
 
 interface Definition { kind: 'view' | 'trigger' | 'procedure' | 'function' | 'event'; name: string; sqlMode: string; create: string }
 

@@ -18,7 +18,8 @@ import { pgConnArgs, psqlOrThrow } from './client';
 import { databaseOptionsFromScript } from './database-options';
 import { swapPostgres } from './swap';
 import { Spool } from '../spool';
-import { pgIdent, sqlLiteral, stagingName, type RestoreTarget } from '../target';
+import type { PostgresTarget } from './options';
+import { pgIdent, sqlLiteral, stagingName } from '../target';
 import { describeExit, runTool, StreamingTool } from '../tool';
 
 /** The table of contents must come within this many bytes (it is a few MB for huge schemas). */
@@ -26,7 +27,7 @@ const MAX_HEAD_BYTES = 64 * 1024 * 1024;
 
 type State = 'spooling' | 'probing' | 'preparing' | 'streaming' | 'failed';
 
-export class PostgresRestoreSink extends StagingSink {
+export class PostgresRestoreSink extends StagingSink<PostgresTarget> {
   readonly label: string;
   private state: State;
   private readonly spool: Spool | null = null;
@@ -40,7 +41,7 @@ export class PostgresRestoreSink extends StagingSink {
   private markStarted!: () => void;
 
   /** target.jobs is resolved by the preflight. */
-  constructor(target: RestoreTarget, log: Logger) {
+  constructor(target: PostgresTarget, log: Logger) {
     super(target, log);
     this.label = `--restore postgres ${target.database}`;
     this.started = new Promise((resolve) => { this.markStarted = resolve; });
@@ -173,7 +174,7 @@ export class PostgresRestoreSink extends StagingSink {
       this.fail((err as Error).message);
       return null;
     }
-    const jobs = this.target.jobs === 'auto' ? 1 : this.target.jobs;
+    const jobs = this.target.jobs;
     this.log.info(`stream verified; pg_restore -j ${jobs} from the spool into ${stagingName(this.target.database)}`);
     return runTool('pg_restore', [...this.restoreArgs(), '-j', String(jobs), spool.path], undefined, 0);
   }
