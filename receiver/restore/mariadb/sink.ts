@@ -1,6 +1,6 @@
 // --restore mariadb: the stream goes into a staging schema (<db>__incoming) through the mariadb
 // client, with statements that name a database filtered out; it replaces the live schema
-// (my-swap.ts) only after the SHA-256 matched and the client exited 0. Any failure drops the
+// (swap.ts) only after the SHA-256 matched and the client exited 0. Any failure drops the
 // staging schema and leaves the live one as it was.
 //
 // Default: spooled (0600, fsynced) and fed to the client only once verified. With

@@ -4,9 +4,9 @@
 //
 // Default: the stream is spooled (0600, fsynced); once it is verified, (1) `pg_restore --create
 // --schema-only` reads the archive's CREATE DATABASE options, parsed strictly
-// (pg-database-options.ts), (2) the staging database is created with them (a leftover from a
+// (database-options.ts), (2) the staging database is created with them (a leftover from a
 // crashed run is dropped first), (3) `pg_restore -j N` restores the spool into it, (4) swap
-// (pg-swap.ts). Nothing from the stream reaches the server before it is verified.
+// (swap.ts). Nothing from the stream reaches the server before it is verified.
 //
 // --restore-while-receiving: the same steps, but (1) reads the first bytes as they arrive and
 // (3) streams into one pg_restore: faster to finish, and what a forged stream can do before the
