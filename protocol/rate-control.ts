@@ -31,19 +31,27 @@ export class RateControl {
   private get maxBytesPerMs(): number { return this.cfg.maxRateBitsPerSec / 8 / 1000; }
 
   private refill(nowMs: number): void {
-    const dt = nowMs - this.lastRefillMs;
-    if (dt > 0) {
-      this.tokens = Math.min(this.cfg.burstBytes, this.tokens + dt * this.rateBytesPerMs);
+    if (nowMs > this.lastRefillMs) {
+      this.tokens = this.tokensAt(nowMs);
       this.lastRefillMs = nowMs;
     }
   }
 
-  /** Ms to wait until `bytes` may be sent (0 = now). */
-  waitMs(bytes: number, nowMs: number): number {
-    this.refill(nowMs);
-    if (this.tokens >= bytes) return 0;
-    return Math.max(0.05, (bytes - this.tokens) / this.rateBytesPerMs);
+  /** Tokens in the bucket at `nowMs`, without taking any. */
+  private tokensAt(nowMs: number): number {
+    const dt = nowMs - this.lastRefillMs;
+    return dt > 0 ? Math.min(this.cfg.burstBytes, this.tokens + dt * this.rateBytesPerMs) : this.tokens;
   }
+
+  /** Ms to wait until `bytes` may be sent (0 = now). Changes nothing. */
+  waitMs(bytes: number, nowMs: number): number {
+    const tokens = this.tokensAt(nowMs);
+    if (tokens >= bytes) return 0;
+    return Math.max(0.05, (bytes - tokens) / this.rateBytesPerMs);
+  }
+
+  /** The current rate, for tests and reports. */
+  get rateBitsPerSec(): number { return this.rateBytesPerMs * 8 * 1000; }
 
   handleSent(bytes: number, repair: boolean, nowMs: number): void {
     this.refill(nowMs);

@@ -1,6 +1,8 @@
-// The receiver's state machine, sans-IO: packets in through handlePacket, verified bytes out
-// in order through pollDelivery, control packets out through pollTransmit, time passed in.
-import { createHash, type Hash } from 'crypto';
+// The receiver's state machine, sans-IO: packets in through handlePacket, deadlines in through
+// handleTimeout, verified bytes out in order through pollDelivery, control packets out through
+// pollTransmit, time passed in. It joins one session (trying up to MAX_CANDIDATES at once until a
+// WELCOME answers its own challenge), then composes the reassembly (in-order bytes, SHA-256),
+// the loss detector (what to NAK and when) and one table of deadlines.
 import {
   ABORT_REASON_NAMES, CHALLENGE_BYTES, COOKIE_BYTES, DEFAULT_FLOW_WINDOW_BYTES, DROP_REASON_NAMES, DoneStatus, DropReason, MAX_DETAIL_BYTES, MAX_NAK_RANGES,
   PacketType, RestoreOutcome, WelcomeVerdict,
@@ -9,7 +11,9 @@ import { clipUtf8, decodePacket, encodePacket, type AnnouncePacket, type DataPac
 import {
   EventQueue, countDrop, formatEndpoint, sameEndpoint, type DropCounters, type Endpoint, type Transmit,
 } from './endpoint';
-import { RangeSet } from './range-set';
+import { LOSS_DETECTOR_DEFAULTS, LossDetector } from './loss-detector';
+import { Reassembly } from './reassembly';
+import { TimerTable } from './timers';
 
 export interface ReceiverSessionConfig {
   name: string;
@@ -49,9 +53,7 @@ const MAX_CANDIDATES = 4;
 const CANDIDATE_PATIENCE_MS = 1000;
 /** Sessions refused for their clock or as already seen, remembered so each is logged once. */
 const MAX_REFUSED_SESSIONS = 64;
-/** The reorder buffer holds at most this many separate ranges above the contiguous point; a
- *  packet that would make more is dropped (and asked for again later). */
-const MAX_AHEAD_RANGES = 4096;
+type ReceiverTimer = 'start-timeout' | 'join' | 'candidates-idle' | 'idle' | 'status' | 'loss' | 'done-retry' | 'done-wait';
 
 interface Candidate {
   key: string;
@@ -67,6 +69,8 @@ interface Candidate {
   echoReceivedAtMs: number;
   lastHeardMs: number;
   nextJoinMs: number;
+  /** A JOIN to it goes out at the next pollTransmit. */
+  joinDue: boolean;
 }
 
 const NO_COOKIE = Buffer.alloc(COOKIE_BYTES);
@@ -118,9 +122,9 @@ export interface ReceiverStats {
 
 export class ReceiverSession {
   private state: ReceiverState = 'listening';
-  private readonly createdAtMs: number;
   private outcome: ReceiverOutcome | null = null;
   private readonly events = new EventQueue<ReceiverEvent>();
+  private readonly timers = new TimerTable<ReceiverTimer>();
   readonly dropped: DropCounters = {};
 
   // Before a WELCOME admits us: the sessions we are trying to join. After: the one that did.
@@ -134,23 +138,19 @@ export class ReceiverSession {
   private payloadBytes = 0;
   private lastHeardMs = 0;
 
-  // Stream. Offsets: delivered <= contiguous <= highestEnd <= knownEnd.
-  private readonly store = new Map<number, Buffer>();
-  private readonly ahead = new RangeSet();
-  private deliveredOffset = 0;
-  private contiguousOffset = 0;
-  private highestEnd = 0;
+  private readonly stream = new Reassembly();
+  private readonly loss: LossDetector;
   private sentEndOffset = 0;
   private totalBytes: number | null = null;
   private expectedSha256: Buffer | null = null;
-  private readonly hash: Hash = createHash('sha256');
-  private actualSha256: Buffer | null = null;
   private restoreOutcome = RestoreOutcome.None;
   private repairsRequested = 0;
   private duplicates = 0;
 
   // Status reporting.
   private lastStatusMs = -Infinity;
+  /** Something (a loss due, the window or the flow window moving) wants a STATUS soon. */
+  private statusUrgent = false;
   private statusDue = false;
   private deliveredAtLastStatus = 0;
   private receivedAtLastStatus = 0;
@@ -162,13 +162,13 @@ export class ReceiverSession {
   private doneStatus: DoneStatus = DoneStatus.Ok;
   private doneDetail = '';
   private sinkExitCode = -1;
-  private reportingSinceMs = 0;
-  private nextDoneMs = 0;
+  private doneDue = false;
   private doneConfirmed = false;
 
   constructor(private readonly cfg: ReceiverSessionConfig, nowMs: number) {
     this.flowWindowBytes = Math.max(1, Math.min(0xffffffff, Math.floor(cfg.flowWindowBytes ?? DEFAULT_FLOW_WINDOW_BYTES)));
-    this.createdAtMs = nowMs;
+    this.loss = new LossDetector({ ...LOSS_DETECTOR_DEFAULTS, random: () => cfg.random(4).readUInt32BE(0) / 0x1_0000_0000 });
+    if (cfg.startTimeoutMs > 0) this.timers.set('start-timeout', nowMs + cfg.startTimeoutMs);
   }
 
   get currentState(): ReceiverState { return this.state; }
@@ -176,15 +176,24 @@ export class ReceiverSession {
   get result(): ReceiverOutcome | null { return this.outcome; }
   /** True once every byte was delivered and the SHA-256 matched: sinks may be finalized. */
   get isVerified(): boolean { return this.state === 'delivered'; }
-  get bytesDelivered(): number { return this.deliveredOffset; }
+  get bytesDelivered(): number { return this.stream.deliveredOffset; }
   /** Verified in-order bytes waiting for the sinks. */
-  get bytesReady(): number { return this.contiguousOffset - this.deliveredOffset; }
+  get bytesReady(): number { return this.stream.bytesReady; }
+  /** What is held in memory, for bounds in tests and the simulator. */
+  get memory(): { heldBytes: number; holes: number; aheadRanges: number } {
+    return { heldBytes: this.stream.heldBytes, holes: this.loss.holeCount, aheadRanges: this.stream.aheadRanges };
+  }
+  /** The loss detector's view, for tests and the simulator. */
+  get lossStats(): { reorderDelayMs: number; rttMs: number; reorderedFills: number; repairedFills: number } {
+    return { reorderDelayMs: this.loss.reorderDelayMs, rttMs: this.loss.rttMs, reorderedFills: this.loss.reorderedFills, repairedFills: this.loss.repairedFills };
+  }
 
   stats(): ReceiverStats {
+    const sha = this.stream.sha256;
     return {
       sessionId: this.sessionId, sender: this.sender ? formatEndpoint(this.sender) : null,
-      bytesDelivered: this.deliveredOffset, totalBytes: this.totalBytes,
-      sha256: this.actualSha256 ? this.actualSha256.toString('hex') : null,
+      bytesDelivered: this.stream.deliveredOffset, totalBytes: this.totalBytes,
+      sha256: sha && this.totalBytes !== null && this.stream.deliveredOffset === this.totalBytes ? sha.toString('hex') : null,
       repairsRequested: this.repairsRequested, duplicates: this.duplicates,
       dropped: { ...this.dropped }, doneConfirmed: this.doneConfirmed,
     };
@@ -204,6 +213,86 @@ export class ReceiverSession {
     this.handleLocked(p, nowMs);
   }
 
+  /** Fire every deadline that is due. Drivers call it when the time pollTimeoutMs gave has come. */
+  handleTimeout(nowMs: number): void {
+    for (const name of this.timers.takeDue(nowMs)) {
+      if (this.state === 'finished') return;
+      this.fire(name, nowMs);
+    }
+  }
+
+  private fire(name: ReceiverTimer, nowMs: number): void {
+    switch (name) {
+      case 'start-timeout':
+        if (this.state !== 'listening' && this.state !== 'joining') return;
+        this.finish({ code: 'no-session', message: this.state === 'listening'
+          ? `no sender announced job '${this.cfg.job}' within the start timeout`
+          : 'the sender did not accept this receiver within the start timeout' });
+        return;
+      case 'join':
+        for (const c of this.candidates.values()) if (c.nextJoinMs <= nowMs) c.joinDue = true;
+        this.armJoin();
+        return;
+      case 'candidates-idle':
+        // A candidate that went silent is forgotten (a replayed announce has nobody behind it);
+        // when the last one does, the sender went silent before the transfer started.
+        if (this.state !== 'joining') return;
+        for (const c of this.candidates.values()) if (nowMs - c.lastHeardMs >= this.cfg.idleTimeoutMs) this.candidates.delete(c.key);
+        if (this.candidates.size === 0) { this.finish({ code: 'timeout', message: 'sender went silent before the transfer started' }); return; }
+        this.armCandidatesIdle();
+        this.armJoin();
+        return;
+      case 'idle':
+        if (this.state !== 'receiving' && this.state !== 'delivered') return;
+        if (nowMs - this.lastHeardMs >= this.cfg.idleTimeoutMs) {
+          this.finish({ code: 'timeout', message: `sender silent for ${this.cfg.idleTimeoutMs} ms (${this.stream.deliveredOffset} bytes received)` });
+        } else {
+          this.timers.set('idle', this.lastHeardMs + this.cfg.idleTimeoutMs); // heard since: wait on
+        }
+        return;
+      case 'status':
+        if (this.state === 'receiving' || this.state === 'delivered') this.statusDue = true;
+        return;
+      case 'loss': {
+        const due = this.loss.nextDueMs();
+        if (due <= nowMs) this.wantStatus();
+        else if (Number.isFinite(due)) this.timers.set('loss', due);
+        return;
+      }
+      case 'done-retry':
+        if (this.state !== 'reporting') return;
+        this.doneDue = true;
+        this.timers.set('done-retry', nowMs + this.cfg.doneRetryMs);
+        return;
+      case 'done-wait':
+        // The sender may be gone; our own verdict stands.
+        if (this.state === 'reporting') this.finishReported();
+        return;
+      default:
+    }
+  }
+
+  private armJoin(): void {
+    let at = Infinity;
+    for (const c of this.candidates.values()) if (!c.joinDue && c.nextJoinMs < at) at = c.nextJoinMs;
+    if (Number.isFinite(at)) this.timers.set('join', at); else this.timers.cancel('join');
+  }
+
+  private armCandidatesIdle(): void {
+    let at = Infinity;
+    for (const c of this.candidates.values()) at = Math.min(at, c.lastHeardMs + this.cfg.idleTimeoutMs);
+    if (Number.isFinite(at)) this.timers.set('candidates-idle', at); else this.timers.cancel('candidates-idle');
+  }
+
+  /** A STATUS should go out soon: no sooner than nakMinIntervalMs after the last one. */
+  private wantStatus(): void {
+    if (this.statusUrgent || (this.state !== 'receiving' && this.state !== 'delivered')) return;
+    this.statusUrgent = true;
+    const at = this.lastStatusMs + this.cfg.nakMinIntervalMs;
+    const cur = this.timers.get('status');
+    if (cur === undefined || at < cur) this.timers.set('status', at);
+  }
+
   /** Until a WELCOME that answers our own challenge admits us, no DATA, END or ABORT counts:
    *  a recorded session replayed tonight can never welcome a challenge it never saw. */
   private handleJoining(p: Packet, from: Endpoint, nowMs: number): void {
@@ -218,7 +307,7 @@ export class ReceiverSession {
         case PacketType.Announce: c.lastAnnounceTimeMs = p.senderTimeMs; c.echoSenderTimeMs = p.senderTimeMs; c.echoReceivedAtMs = nowMs; return;
         case PacketType.Heartbeat: case PacketType.End: case PacketType.Data:
           // The transfer runs and our WELCOME may be lost: ask again now.
-          c.nextJoinMs = Math.min(c.nextJoinMs, nowMs);
+          c.joinDue = true;
           if (p.type !== PacketType.Heartbeat) countDrop(this.dropped, 'before-welcome');
           return;
         default: countDrop(this.dropped, 'before-welcome'); return;
@@ -248,10 +337,11 @@ export class ReceiverSession {
       key, createdAtMs: nowMs, sessionId: p.sessionId, sender: { ...from }, challenge: this.cfg.random(CHALLENGE_BYTES), cookie: NO_COOKIE,
       windowBytes: isAnnounce ? p.windowBytes : 0, payloadBytes: isAnnounce ? p.payloadBytes : 0,
       lastAnnounceTimeMs: isAnnounce ? p.senderTimeMs : 0, echoSenderTimeMs: p.senderTimeMs, echoReceivedAtMs: nowMs,
-      lastHeardMs: nowMs, nextJoinMs: nowMs,
+      lastHeardMs: nowMs, nextJoinMs: nowMs, joinDue: true,
     };
     this.candidates.set(key, cand);
     this.state = 'joining';
+    this.armCandidatesIdle();
     this.events.push({ type: 'locked', sessionId: p.sessionId, sender: formatEndpoint(from), windowBytes: cand.windowBytes, payloadBytes: cand.payloadBytes });
   }
 
@@ -281,7 +371,7 @@ export class ReceiverSession {
     if (!p.challenge.equals(c.challenge)) { countDrop(this.dropped, 'bad-challenge'); return; }
     switch (p.verdict) {
       case WelcomeVerdict.Validate:
-        if (c.cookie === NO_COOKIE) { c.cookie = p.cookie; c.nextJoinMs = nowMs; } // JOIN again, with it
+        if (c.cookie === NO_COOKIE) { c.cookie = p.cookie; c.joinDue = true; } // JOIN again, with it
         return;
       case WelcomeVerdict.Refused:
         this.candidates.delete(c.key);
@@ -300,8 +390,12 @@ export class ReceiverSession {
         this.echoSenderTimeMs = p.senderTimeMs;
         this.echoReceivedAtMs = nowMs;
         this.lastHeardMs = nowMs;
+        if (p.echoReceiverTimeMs > 0 && nowMs >= p.echoReceiverTimeMs) this.loss.noteRttSample(nowMs - p.echoReceiverTimeMs);
         this.candidates.clear();
         this.state = 'receiving';
+        for (const t of ['join', 'candidates-idle', 'start-timeout'] as const) this.timers.cancel(t);
+        this.timers.set('idle', nowMs + this.cfg.idleTimeoutMs);
+        this.timers.set('status', nowMs); // the first STATUS tells the sender our flow window at once
         this.events.push({ type: 'joined', sessionId: c.sessionId });
         return;
       default:
@@ -331,20 +425,20 @@ export class ReceiverSession {
         return;
       case PacketType.Heartbeat:
         this.noteSenderTime(p.senderTimeMs, nowMs);
-        this.noteKnownEnd(p.sentEndOffset);
+        this.noteKnownEnd(p.sentEndOffset, nowMs);
         return;
       case PacketType.End:
         this.noteSenderTime(p.senderTimeMs, nowMs);
         if (this.totalBytes === null) {
-          if (p.totalBytes < this.highestEnd) { this.report(DoneStatus.HashMismatch, 'stream longer than the length the sender announced', nowMs); return; }
+          if (p.totalBytes < this.stream.highestEnd) { this.report(DoneStatus.HashMismatch, 'stream longer than the length the sender announced', nowMs); return; }
           this.totalBytes = p.totalBytes;
           this.expectedSha256 = p.sha256;
-          this.noteKnownEnd(p.totalBytes);
+          this.noteKnownEnd(p.totalBytes, nowMs);
           this.checkComplete(nowMs);
         }
         return;
       case PacketType.Data:
-        this.handleData(p);
+        this.handleData(p, nowMs);
         return;
       default:
         countDrop(this.dropped, 'unexpected-type');
@@ -356,52 +450,36 @@ export class ReceiverSession {
     this.echoReceivedAtMs = nowMs;
   }
 
-  private noteKnownEnd(end: number): void {
-    if (end > this.sentEndOffset) {
-      // Tail loss: the sender has sent more than we have seen.
-      if (end > this.highestEnd) this.statusDue = true;
-      this.sentEndOffset = end;
-    }
+  /** The sender has sent up to `end`: what we have not seen below it is missing (tail loss). */
+  private noteKnownEnd(end: number, nowMs: number): void {
+    if (end <= this.sentEndOffset) return;
+    this.sentEndOffset = end;
+    if (this.state !== 'receiving') return;
+    this.loss.noteKnownEnd(Math.max(end, this.stream.contiguousOffset), nowMs);
+    this.armLoss(nowMs);
   }
 
-  private handleData(p: DataPacket): void {
+  /** A hole may have been found: the loss timer fires when the earliest one is due. */
+  private armLoss(nowMs: number): void {
+    if (this.loss.holeCount === 0) return;
+    const cur = this.timers.get('loss');
+    const at = nowMs + this.loss.reorderDelayMs;
+    if (cur === undefined || at < cur) this.timers.set('loss', Math.min(at, this.loss.nextDueMs()));
+  }
+
+  private handleData(p: DataPacket, nowMs: number): void {
     if (this.state !== 'receiving') { this.duplicates++; return; }
-    const len = p.payload.length;
-    const end = p.offset + len;
-    if (len > this.payloadBytes && this.payloadBytes > 0) { countDrop(this.dropped, 'oversized-payload'); return; }
-    if (this.totalBytes !== null && end > this.totalBytes) { countDrop(this.dropped, 'beyond-end'); return; }
-    if (end <= this.contiguousOffset) { this.duplicates++; return; }
-    if (p.offset < this.contiguousOffset) { countDrop(this.dropped, 'misaligned'); return; }
-    if (end > this.deliveredOffset + this.windowBytes) { countDrop(this.dropped, 'beyond-window'); return; }
-    if (this.ahead.overlaps(p.offset, end)) {
-      if (this.store.get(p.offset)?.length === len) this.duplicates++;
-      else countDrop(this.dropped, 'misaligned');
-      return;
+    const placed = this.stream.place(p.offset, p.payload, { payloadBytes: this.payloadBytes, windowBytes: this.windowBytes, totalBytes: this.totalBytes });
+    if (placed.kind === 'duplicate') { this.duplicates++; return; }
+    if (placed.kind === 'rejected') { countDrop(this.dropped, placed.reason); return; }
+    if (placed.jumpedFrom !== null) {
+      this.repairsRequested += Math.ceil((placed.start - placed.jumpedFrom) / Math.max(1, this.payloadBytes));
     }
-    if (p.offset > this.contiguousOffset && this.ahead.count >= MAX_AHEAD_RANGES && !this.ahead.touches(p.offset, end)) {
-      countDrop(this.dropped, 'reorder-full');
-      return;
-    }
-    this.store.set(p.offset, p.payload);
-    if (p.offset > this.highestEnd) {
-      this.repairsRequested += Math.ceil((p.offset - this.highestEnd) / Math.max(1, this.payloadBytes));
-      this.statusDue = true;
-    }
-    if (end > this.highestEnd) {
-      this.highestEnd = end;
-      // Acknowledge reading early enough that the sender never waits on the flow window.
-      if (end - this.receivedAtLastStatus >= this.flowWindowBytes / 4) this.statusDue = true;
-    }
-    if (p.offset === this.contiguousOffset) {
-      let next = this.store.get(this.contiguousOffset);
-      while (next) {
-        this.contiguousOffset += next.length;
-        next = this.store.get(this.contiguousOffset);
-      }
-      this.ahead.dropBelow(this.contiguousOffset);
-    } else {
-      this.ahead.add(p.offset, end);
-    }
+    this.loss.noteArrival(placed.start, placed.end, nowMs);
+    this.loss.dropBelow(this.stream.contiguousOffset);
+    if (placed.jumpedFrom !== null) this.armLoss(nowMs);
+    // Acknowledge reading early enough that the sender never waits on the flow window.
+    if (placed.end - this.receivedAtLastStatus >= this.flowWindowBytes / 4) this.wantStatus();
   }
 
   /** Every sink finished: report the outcome to the sender. */
@@ -424,15 +502,16 @@ export class ReceiverSession {
   // ------------------------------------------------------------ state changes
 
   private checkComplete(nowMs: number): void {
-    if (this.totalBytes === null || this.deliveredOffset !== this.totalBytes) return;
+    if (this.totalBytes === null || this.stream.deliveredOffset !== this.totalBytes) return;
     if (this.state !== 'receiving') return;
-    this.actualSha256 = this.hash.digest();
-    if (this.expectedSha256 && this.actualSha256.equals(this.expectedSha256)) {
+    const expected = this.expectedSha256;
+    if (expected && this.stream.verify(expected)) {
       this.state = 'delivered';
-      this.statusDue = true;
-      this.events.push({ type: 'verified', bytes: this.deliveredOffset, sha256: this.actualSha256.toString('hex') });
+      this.timers.cancel('loss');
+      this.wantStatus();
+      this.events.push({ type: 'verified', bytes: this.stream.deliveredOffset, sha256: this.stream.finalDigest().toString('hex') });
     } else {
-      this.report(DoneStatus.HashMismatch, `SHA-256 mismatch: got ${this.actualSha256.toString('hex')}, sender announced ${this.expectedSha256?.toString('hex')}`, nowMs);
+      this.report(DoneStatus.HashMismatch, `SHA-256 mismatch: got ${this.stream.finalDigest().toString('hex')}, sender announced ${expected?.toString('hex')}`, nowMs);
     }
   }
 
@@ -440,9 +519,12 @@ export class ReceiverSession {
     this.doneStatus = status;
     this.doneDetail = clipUtf8(detail, MAX_DETAIL_BYTES);
     this.state = 'reporting';
-    this.reportingSinceMs = nowMs;
-    this.nextDoneMs = nowMs;
-    this.store.clear();
+    this.doneDue = true;
+    this.statusDue = false;
+    for (const t of ['status', 'loss', 'idle'] as const) this.timers.cancel(t);
+    this.timers.set('done-retry', nowMs + this.cfg.doneRetryMs);
+    this.timers.set('done-wait', nowMs + this.cfg.doneWaitMs);
+    this.stream.clear();
   }
 
   private finishReported(): void {
@@ -452,64 +534,32 @@ export class ReceiverSession {
   private finish(outcome: ReceiverOutcome): void {
     this.state = 'finished';
     this.outcome = outcome;
-    this.store.clear();
+    this.stream.clear();
+    for (const [name] of this.timers.entries()) this.timers.cancel(name);
     this.events.push({ type: 'finished', outcome });
-  }
-
-  private advance(nowMs: number): void {
-    switch (this.state) {
-      case 'listening':
-      case 'joining':
-        if (this.cfg.startTimeoutMs > 0 && nowMs - this.createdAtMs >= this.cfg.startTimeoutMs) {
-          this.finish({ code: 'no-session', message: this.state === 'listening'
-            ? `no sender announced job '${this.cfg.job}' within the start timeout`
-            : 'the sender did not accept this receiver within the start timeout' });
-          return;
-        }
-        if (this.state === 'joining') {
-          // A candidate that went silent is forgotten (a replayed announce has nobody behind it);
-          // when the last one does, the sender went silent before the transfer started.
-          for (const c of this.candidates.values()) if (nowMs - c.lastHeardMs >= this.cfg.idleTimeoutMs) this.candidates.delete(c.key);
-          if (this.candidates.size === 0) this.finish({ code: 'timeout', message: 'sender went silent before the transfer started' });
-        }
-        return;
-      case 'receiving':
-      case 'delivered':
-        if (nowMs - this.lastHeardMs >= this.cfg.idleTimeoutMs) {
-          this.finish({ code: 'timeout', message: `sender silent for ${this.cfg.idleTimeoutMs} ms (${this.deliveredOffset} bytes received)` });
-        }
-        return;
-      case 'reporting':
-        // The sender may be gone; our own verdict stands.
-        if (nowMs - this.reportingSinceMs >= this.cfg.doneWaitMs) this.finishReported();
-        return;
-      default:
-    }
   }
 
   // ------------------------------------------------------------ outputs
 
   /** The next in-order verified chunk for the sinks, or null. Call only when sinks can take it. */
   pollDelivery(nowMs: number): Buffer | null {
-    if (this.deliveredOffset >= this.contiguousOffset) return null;
     if (this.state !== 'receiving') return null;
-    const chunk = this.store.get(this.deliveredOffset);
+    const chunk = this.stream.deliver();
     if (!chunk) return null;
-    this.store.delete(this.deliveredOffset);
-    this.deliveredOffset += chunk.length;
-    this.hash.update(chunk);
     // Free the sender's window early rather than at the next periodic status.
-    if (this.deliveredOffset - this.deliveredAtLastStatus >= this.windowBytes / 4) this.statusDue = true;
+    if (this.stream.deliveredOffset - this.deliveredAtLastStatus >= this.windowBytes / 4) this.wantStatus();
     this.checkComplete(nowMs);
     return chunk;
   }
 
+  /** The next datagram to send now, or null. Fires no deadline (that is handleTimeout's job). */
   pollTransmit(nowMs: number): Transmit | null {
-    this.advance(nowMs);
     if (this.state === 'joining') {
       for (const c of this.candidates.values()) {
-        if (nowMs < c.nextJoinMs) continue;
+        if (!c.joinDue) continue;
+        c.joinDue = false;
         c.nextJoinMs = nowMs + this.cfg.joinRetryMs;
+        this.timers.setEarliest('join', c.nextJoinMs);
         return { to: c.sender, bytes: encodePacket({
           type: PacketType.Join, sessionId: c.sessionId, challenge: c.challenge, cookie: c.cookie, receiverTimeMs: nowMs,
           echoSenderTimeMs: c.lastAnnounceTimeMs, name: this.cfg.name,
@@ -521,28 +571,15 @@ export class ReceiverSession {
     if (sid === null || this.sender === null) return null;
     switch (this.state) {
       case 'receiving':
-      case 'delivered': {
-        const due = this.statusDue ? this.lastStatusMs + this.cfg.nakMinIntervalMs : this.lastStatusMs + this.cfg.statusIntervalMs;
-        if (nowMs < due) return null;
-        this.lastStatusMs = nowMs;
-        this.statusDue = false;
-        this.deliveredAtLastStatus = this.deliveredOffset;
-        this.receivedAtLastStatus = Math.max(this.highestEnd, this.contiguousOffset);
-        const knownEnd = Math.max(this.highestEnd, this.sentEndOffset, this.totalBytes ?? 0);
-        return { to: this.sender, bytes: encodePacket({
-          type: PacketType.Status, sessionId: sid, receiverId: this.receiverId, cookie: this.cookie,
-          deliveredOffset: this.deliveredOffset, contiguousOffset: this.contiguousOffset,
-          receivedEndOffset: this.receivedAtLastStatus, flowWindowBytes: this.flowWindowBytes,
-          echoSenderTimeMs: this.echoSenderTimeMs, holdMs: Math.max(0, Math.round(nowMs - this.echoReceivedAtMs)),
-          naks: this.ahead.gaps(this.contiguousOffset, knownEnd, MAX_NAK_RANGES),
-        }) };
-      }
+      case 'delivered':
+        if (!this.statusDue) return null;
+        return { to: this.sender, bytes: this.status(sid, nowMs) };
       case 'reporting':
-        if (nowMs < this.nextDoneMs) return null;
-        this.nextDoneMs = nowMs + this.cfg.doneRetryMs;
+        if (!this.doneDue) return null;
+        this.doneDue = false;
         return { to: this.sender, bytes: encodePacket({
           type: PacketType.Done, sessionId: sid, receiverId: this.receiverId, cookie: this.cookie, status: this.doneStatus, restoreOutcome: this.restoreOutcome,
-          bytes: this.deliveredOffset, sinkExitCode: this.sinkExitCode, repairsRequested: this.repairsRequested,
+          bytes: this.stream.deliveredOffset, sinkExitCode: this.sinkExitCode, repairsRequested: this.repairsRequested,
           detail: this.doneDetail,
         }) };
       default:
@@ -550,35 +587,33 @@ export class ReceiverSession {
     }
   }
 
-  /** Ms until pollTransmit may have something to send or a timeout may fire. */
-  pollTimeoutMs(nowMs: number): number {
-    let next = Infinity;
-    const consider = (t: number): void => { if (t < next) next = t; };
-    switch (this.state) {
-      case 'listening':
-        if (this.cfg.startTimeoutMs > 0) consider(this.createdAtMs + this.cfg.startTimeoutMs);
-        break;
-      case 'joining':
-        if (this.cfg.startTimeoutMs > 0) consider(this.createdAtMs + this.cfg.startTimeoutMs);
-        for (const c of this.candidates.values()) { consider(c.nextJoinMs); consider(c.lastHeardMs + this.cfg.idleTimeoutMs); }
-        break;
-      case 'receiving':
-      case 'delivered':
-        consider(this.statusDue ? this.lastStatusMs + this.cfg.nakMinIntervalMs : this.lastStatusMs + this.cfg.statusIntervalMs);
-        consider(this.lastHeardMs + this.cfg.idleTimeoutMs);
-        break;
-      case 'reporting':
-        consider(this.nextDoneMs);
-        consider(this.reportingSinceMs + this.cfg.doneWaitMs);
-        break;
-      default:
-        return Infinity;
-    }
-    return Math.max(0, next - nowMs);
+  private status(sid: string, nowMs: number): Buffer {
+    this.lastStatusMs = nowMs;
+    this.statusDue = false;
+    this.statusUrgent = false;
+    this.timers.set('status', nowMs + this.cfg.statusIntervalMs);
+    const s = this.stream;
+    this.deliveredAtLastStatus = s.deliveredOffset;
+    this.receivedAtLastStatus = Math.max(s.highestEnd, s.contiguousOffset);
+    const naks = this.state === 'receiving' ? this.loss.takeDue(nowMs, MAX_NAK_RANGES) : [];
+    const due = this.loss.nextDueMs();
+    if (Number.isFinite(due) && this.state === 'receiving') this.timers.set('loss', due); else this.timers.cancel('loss');
+    return encodePacket({
+      type: PacketType.Status, sessionId: sid, receiverId: this.receiverId, cookie: this.cookie,
+      deliveredOffset: s.deliveredOffset, contiguousOffset: s.contiguousOffset,
+      receivedEndOffset: this.receivedAtLastStatus, flowWindowBytes: this.flowWindowBytes,
+      echoSenderTimeMs: this.echoSenderTimeMs, holdMs: Math.max(0, Math.round(nowMs - this.echoReceivedAtMs)),
+      naks,
+    });
   }
 
-  /** Fire every deadline that is due. Drivers call it when the time pollTimeoutMs gave has come. */
-  handleTimeout(nowMs: number): void { this.advance(nowMs); }
+  /** Ms until handleTimeout or pollTransmit has something to do (0 = now). Changes nothing. */
+  pollTimeoutMs(nowMs: number): number {
+    if (this.state === 'finished') return Infinity;
+    if (this.statusDue || this.doneDue) return 0;
+    if (this.state === 'joining') for (const c of this.candidates.values()) if (c.joinDue) return 0;
+    return Math.max(0, this.timers.next() - nowMs);
+  }
 
   pollEvent(): ReceiverEvent | null { return this.events.shift(); }
 }

@@ -1,19 +1,22 @@
-// The sender's state machine, sans-IO: packets in through handle*, packets out through
-// pollTransmit, time passed in as nowMs. One instance per transfer (session).
-import { createHash, createHmac, type Hash } from 'crypto';
+// The sender's state machine, sans-IO: packets and input in through handle*, deadlines in
+// through handleTimeout, packets out through pollTransmit, time passed in as nowMs. One
+// instance per transfer (session). It composes the units that do the work: the send window
+// (input, packets, release), the receiver table (admission, liveness, flow), the retransmit
+// handler (repair policy), the rate control (pacing, AIMD) and one table of deadlines.
 import {
-  ABORT_REASON_NAMES, AbortReason, COOKIE_BYTES, DATA_OVERHEAD_BYTES, INITIAL_FLOW_WINDOW_BYTES, DONE_STATUS_NAMES, MIN_FLOW_WINDOW_BYTES, DROP_REASON_NAMES,
-  DoneStatus, DropReason, frameBytes, MAX_ABORT_MESSAGE_BYTES, PACKET_SLAB_BYTES, PacketType, RESTORE_OUTCOME_NAMES, WelcomeVerdict,
+  ABORT_REASON_NAMES, AbortReason, COOKIE_BYTES, DATA_OVERHEAD_BYTES, DONE_STATUS_NAMES, DROP_REASON_NAMES,
+  DropReason, frameBytes, MAX_ABORT_MESSAGE_BYTES, PacketType, WelcomeVerdict,
 } from './constants';
-import {
-  clipUtf8, decodePacket, encodeDataPacket, encodePacket, type DonePacket, type JoinPacket,
-  type StatusPacket,
-} from './codec';
-import {
-  EventQueue, countDrop, formatEndpoint, sameEndpoint, type DropCounters, type Endpoint, type Transmit,
-} from './endpoint';
-import { PacketSlab } from './packet-slab';
+import { clipUtf8, decodePacket, encodePacket, type DonePacket, type JoinPacket, type StatusPacket } from './codec';
+import { EventQueue, countDrop, formatEndpoint, type DropCounters, type Endpoint, type Transmit } from './endpoint';
 import { RateControl } from './rate-control';
+import { ReceiverTable, type ReceiverEntry } from './receiver-table';
+import { MAX_PACKETS_PER_NAK_BATCH, RETRANSMIT_DEFAULTS, RetransmitHandler } from './retransmit-handler';
+import { SendWindow } from './send-window';
+import { buildSenderReport, type SenderReport } from './sender-report';
+import { TimerTable } from './timers';
+
+export type { ReceiverReport, SenderReport } from './sender-report';
 
 export interface SenderSessionConfig {
   sessionId: string;
@@ -41,6 +44,8 @@ export interface SenderSessionConfig {
   flushAfterMs: number;
   /** How long ABORT is repeated while receivers have not confirmed it. */
   abortLingerMs: number;
+  /** How long a NAKed packet waits before it is repaired (0: at once; see RetransmitHandler). */
+  repairDelayMs?: number;
   /** Random per session (crypto.randomBytes in production): the key of the receivers' cookies. */
   cookieSecret: Buffer;
   /** Receivers may join only from addresses this accepts (the interface's subnet by default);
@@ -56,96 +61,17 @@ export const SENDER_TIMING_DEFAULTS = {
   maxReceivers: 256,
 } as const;
 
+/** How often receivers are checked for silence and for holding the window. */
 const CHECK_INTERVAL_MS = 20;
-const INITIAL_RTT_MS = 10;
-const MIN_REPAIR_HOLDOFF_MS = 3;
+/** A dropped receiver that keeps talking is told again at most this often. */
 const DROP_RESEND_INTERVAL_MS = 100;
-const MAX_REFUSED_IN_REPORT = 64;
 /** Unicast replies waiting to be sent; beyond this a flood of requests is answered no more. */
 const MAX_CONTROL_QUEUE = 1024;
-/** Window packets one STATUS may queue for repair: its cost stays bounded, not O(window). */
-const MAX_REPAIRS_PER_STATUS = 4096;
 const NO_COOKIE = Buffer.alloc(COOKIE_BYTES);
 
 export type SenderState = 'waiting' | 'sending' | 'ending' | 'aborting' | 'finished';
 
-interface WindowPacket {
-  offset: number;
-  length: number;
-  encoded: Buffer;
-  lastSentMs: number;
-  queued: boolean;
-  /** While queued for repair: the one receiver that asked for it, or null once several did. */
-  repairFor: ReceiverEntry | null;
-  /** The last send was a repair unicast to this receiver; null: it went to the group. */
-  lastSentFor: ReceiverEntry | null;
-  released: boolean;
-}
-
-interface ReceiverEntry {
-  /** Assigned here, in order of admission. */
-  id: number;
-  name: string;
-  endpoint: Endpoint;
-  /** Proof of the endpoint: every STATUS and DONE must carry it. */
-  cookie: Buffer;
-  /** Repair bytes this receiver may still ask for before its budget refills (per round trip). */
-  repairBudgetBytes: number;
-  repairBudgetAtMs: number;
-  state: 'live' | 'done' | 'dropped';
-  joinedAtMs: number;
-  lastHeardMs: number;
-  deliveredOffset: number;
-  contiguousOffset: number;
-  /** Flow control: what it has read off its socket, and how much more its buffer takes. */
-  receivedEndOffset: number;
-  flowWindowBytes: number;
-  holdingSinceMs: number | null;
-  lastDropSentMs: number;
-  finishedAtMs: number | null;
-  done: DonePacket | null;
-  dropReason: DropReason | null;
-  nakPackets: number;
-  clockOffsetMs: number | null;
-}
-
-export interface ReceiverReport {
-  id: string;
-  name: string;
-  address: string;
-  outcome: 'ok' | 'failed' | 'dropped' | 'incomplete';
-  /** DONE status or drop reason, as a stable code. */
-  code: string;
-  bytes: number;
-  sha256Ok: boolean;
-  repairsRequested: number;
-  nakedPackets: number;
-  sinkExitCode: number | null;
-  /** The receiver's restore preset: swapped, kept-old, partial; null without one. */
-  restore: string | null;
-  detail: string;
-  durationMs: number | null;
-  clockOffsetMs: number | null;
-}
-
-export interface SenderReport {
-  sessionId: string;
-  job: string;
-  outcome: 'completed' | 'aborted';
-  abortReason: string | null;
-  abortMessage: string | null;
-  totalBytes: number;
-  sha256: string | null;
-  startedAtMs: number | null;
-  endedAtMs: number | null;
-  dataPacketsSent: number;
-  repairPacketsSent: number;
-  bytesOnWire: number;
-  rttMs: number;
-  receivers: ReceiverReport[];
-  refused: { name: string; address: string; reason: string }[];
-  dropped: DropCounters;
-}
+type SenderTimer = 'announce' | 'heartbeat' | 'check' | 'min-wait' | 'max-wait' | 'abort-repeat' | 'abort-end' | 'flush' | 'repair-delay';
 
 export type SenderEvent =
   | { type: 'joined'; name: string; address: string; receivers: number }
@@ -158,44 +84,25 @@ export type SenderEvent =
 
 export class SenderSession {
   private state: SenderState = 'waiting';
-  private readonly createdAtMs: number;
   private firstJoinMs: number | null = null;
   private startedAtMs: number | null = null;
   private endedAtMs: number | null = null;
-  private readonly receivers = new Map<number, ReceiverEntry>();
-  private nextReceiverId = 1;
-  private readonly refused: SenderReport['refused'] = [];
+  private readonly timers = new TimerTable<SenderTimer>();
+  private readonly table: ReceiverTable;
+  private readonly window: SendWindow;
+  private readonly repairs: RetransmitHandler;
+  private readonly rate: RateControl;
   private readonly control: Transmit[] = [];
   private readonly events = new EventQueue<SenderEvent>();
   readonly dropped: DropCounters = {};
 
-  // Input and window. Offsets: base <= (sent) <= packetized <= input.
-  private readonly hash: Hash = createHash('sha256');
-  private sha256: Buffer | null = null;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private inputOffset = 0;
+  /** New data may go out up to here (see ReceiverTable.flowLimitOffset); refreshed after every input. */
+  private flowLimitOffset = Infinity;
   private inputEnded = false;
   private lastInputMs: number;
-  private packetizedOffset = 0;
-  private readonly window: WindowPacket[] = [];
-  private readonly slab = new PacketSlab(PACKET_SLAB_BYTES);
-  private head = 0;
-  private nextNew = 0;
-  private sentEndOffset = 0;
-  private baseOffset = 0;
-  /** New data may go out up to here: the slowest live receiver's read point plus its flow window. */
-  private flowLimitOffset = Infinity;
-  private readonly repairQueue: WindowPacket[] = [];
-  private repairHead = 0;
-
-  private readonly rate: RateControl;
-  private srttMs = INITIAL_RTT_MS;
-  private nextAnnounceMs: number;
-  private nextHeartbeatMs = 0;
-  private nextCheckMs = 0;
-  private nextAbortMs = 0;
-  private abortDeadlineMs = 0;
+  private announceDue = true;
+  private heartbeatDue = false;
+  private abortDue = false;
   private abortReason: AbortReason | null = null;
   private abortMessage = '';
 
@@ -204,52 +111,55 @@ export class SenderSession {
   private bytesOnWire = 0;
 
   constructor(private readonly cfg: SenderSessionConfig, nowMs: number) {
-    this.createdAtMs = nowMs;
     this.lastInputMs = nowMs;
-    this.nextAnnounceMs = nowMs;
+    this.table = new ReceiverTable(cfg);
+    this.window = new SendWindow(cfg.sessionId, cfg.payloadBytes, cfg.windowBytes);
+    this.repairs = new RetransmitHandler({ ...RETRANSMIT_DEFAULTS, repairDelayMs: cfg.repairDelayMs ?? RETRANSMIT_DEFAULTS.repairDelayMs });
     const wireBytes = frameBytes(cfg.payloadBytes + DATA_OVERHEAD_BYTES);
     this.rate = new RateControl({
       maxRateBitsPerSec: cfg.maxRateBitsPerSec,
       minRateFraction: 1 / 16,
-      // 5 ms at full rate, so timer slack and GC pauses do not cap the rate (2 ms held a
-      // 1 GiB send to 94.7 % of a 1 Gbit/s link, 5 ms reached 98 %). A sender cannot burst
-      // faster than its own link, so this matters only behind a slower hop.
+      // 5 ms at full rate, so timer slack and GC pauses do not cap the rate (see the bench
+      // history). A sender cannot burst faster than its own link, so this matters only behind
+      // a slower hop.
       burstBytes: Math.max(8 * wireBytes, cfg.maxRateBitsPerSec / 8 / 200),
       intervalMs: 100,
       lossThreshold: 0.5,
     }, nowMs);
+    this.timers.set('announce', nowMs + cfg.announceIntervalMs);
+    this.timers.set('check', nowMs + CHECK_INTERVAL_MS);
+    if (cfg.maxWaitMs > 0) this.timers.set('max-wait', nowMs + cfg.maxWaitMs);
   }
 
   get currentState(): SenderState { return this.state; }
   get isFinished(): boolean { return this.state === 'finished'; }
-  get bytesAcknowledged(): number { return this.baseOffset; }
+  get bytesAcknowledged(): number { return this.window.baseOffset; }
+  /** Bytes the window holds and packets the repair handler tracks: for memory bounds in tests. */
+  get memory(): { heldBytes: number; repairEntries: number } { return { heldBytes: this.window.heldBytes, repairEntries: this.repairs.trackedPackets }; }
+  /** Internal consistency, for tests and the simulator; empty = consistent. */
+  invariants(): string[] { return this.window.invariants(); }
 
   // ------------------------------------------------------------ inputs
 
+  private get acceptsInput(): boolean { return (this.state === 'waiting' || this.state === 'sending') && !this.inputEnded; }
+
   /** How many more input bytes the window can take now. */
-  inputSpaceBytes(): number {
-    if ((this.state !== 'waiting' && this.state !== 'sending') || this.inputEnded) return 0;
-    return Math.max(0, this.cfg.windowBytes - (this.inputOffset - this.baseOffset));
-  }
+  inputSpaceBytes(): number { return this.acceptsInput ? this.window.spaceBytes() : 0; }
 
   handleInput(chunk: Buffer, nowMs: number): void {
-    if (this.inputEnded || chunk.length === 0) return;
-    if (this.state !== 'waiting' && this.state !== 'sending') return;
-    this.hash.update(chunk);
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    this.inputOffset += chunk.length;
+    if (!this.acceptsInput || chunk.length === 0) return;
+    this.window.push(chunk);
     this.lastInputMs = nowMs;
-    this.packetize(false);
+    if (this.window.hasPendingInput) this.timers.set('flush', nowMs + this.cfg.flushAfterMs);
   }
 
   /** The input ended cleanly (EOF and, for a command, exit status 0). */
   handleInputEnd(nowMs: number): void {
-    if (this.inputEnded || (this.state !== 'waiting' && this.state !== 'sending')) return;
+    if (!this.acceptsInput) return;
     this.inputEnded = true;
-    this.sha256 = this.hash.digest();
-    this.packetize(true);
-    this.advance(nowMs);
+    this.window.end();
+    this.timers.cancel('flush');
+    this.evaluate(nowMs);
   }
 
   handleInputFailed(message: string, nowMs: number): void {
@@ -272,14 +182,73 @@ export class SenderSession {
       case PacketType.Done: this.handleDone(p, from, nowMs); break;
       default: countDrop(this.dropped, 'unexpected-type');
     }
-    this.advance(nowMs);
+    this.evaluate(nowMs);
   }
 
-  /** The cookie for a challenge from an endpoint: nothing is stored until it comes back. */
-  private cookieFor(challenge: Buffer, from: Endpoint): Buffer {
-    return createHmac('sha256', this.cfg.cookieSecret)
-      .update(this.cfg.sessionId).update(challenge).update(`${from.address}/${from.port}`)
-      .digest().subarray(0, COOKIE_BYTES);
+  /** Fire every deadline that is due. Drivers call it when the time pollTimeoutMs gave has come. */
+  handleTimeout(nowMs: number): void {
+    for (const name of this.timers.takeDue(nowMs)) this.fire(name, nowMs);
+    this.evaluate(nowMs);
+  }
+
+  private fire(name: SenderTimer, nowMs: number): void {
+    const hb = this.cfg.heartbeatIntervalMs;
+    switch (name) {
+      case 'announce':
+        if (this.state !== 'waiting') return;
+        this.announceDue = true;
+        this.timers.set('announce', nowMs + this.cfg.announceIntervalMs);
+        return;
+      case 'heartbeat':
+        if (this.state !== 'sending' && this.state !== 'ending') return;
+        this.heartbeatDue = true;
+        this.timers.set('heartbeat', nowMs + hb);
+        return;
+      case 'check':
+        this.timers.set('check', nowMs + CHECK_INTERVAL_MS);
+        for (const { entry, reason } of this.table.overdue(nowMs, this.cfg.idleTimeoutMs, this.cfg.dropAfterMs, this.state === 'sending')) this.drop(entry, reason, nowMs);
+        return;
+      case 'min-wait':
+        return; // evaluate() starts the transfer if enough receivers are there
+      case 'max-wait': {
+        if (this.state !== 'waiting') return;
+        const live = this.table.countLive();
+        if (live >= Math.max(1, this.cfg.maxWaitMinReceivers)) this.start(nowMs);
+        else this.abort(AbortReason.NoReceivers, `only ${live} of ${this.cfg.minReceivers} receivers joined within max-wait`, nowMs);
+        return;
+      }
+      case 'abort-repeat':
+        this.abortDue = true;
+        this.timers.set('abort-repeat', nowMs + hb);
+        return;
+      case 'abort-end':
+        this.finishAbort(nowMs);
+        return;
+      case 'flush':
+        // The input stalled with a partial packet: send it short rather than hold it.
+        if (this.window.hasPendingInput && nowMs - this.lastInputMs >= this.cfg.flushAfterMs) this.window.packetize(true);
+        return;
+      case 'repair-delay':
+        this.repairs.handleTimeout(nowMs);
+        this.armRepairDelay();
+        return;
+      default:
+    }
+  }
+
+  /** State changes that follow from conditions (not from a deadline): checked after every input. */
+  private evaluate(nowMs: number): void {
+    const live = this.table.countLive();
+    if (this.state === 'waiting' && live >= this.cfg.minReceivers && this.firstJoinMs !== null && nowMs - this.firstJoinMs >= this.cfg.minWaitMs) {
+      this.start(nowMs);
+    }
+    if (this.state === 'sending' && this.inputEnded && this.window.allSent) this.enterEnding(nowMs);
+    if ((this.state === 'sending' || this.state === 'ending') && live === 0) {
+      if (this.state === 'ending') this.finish(nowMs);
+      else this.abort(AbortReason.NoReceiversLeft, 'every receiver failed or was dropped', nowMs);
+    }
+    if (this.state === 'aborting' && this.table.countLive() === 0) this.finishAbort(nowMs);
+    this.flowLimitOffset = this.table.flowLimitOffset();
   }
 
   /** A JOIN without the cookie of its endpoint is answered on the group with one, and nothing is
@@ -287,46 +256,30 @@ export class SenderSession {
    *  cookie back (the sender reached it) is admitted or refused, by unicast to that endpoint. */
   private handleJoin(p: JoinPacket, from: Endpoint, nowMs: number): void {
     if (this.cfg.acceptEndpoint && !this.cfg.acceptEndpoint(from)) { countDrop(this.dropped, 'outside-network'); return; }
-    const cookie = this.cookieFor(p.challenge, from);
-    if (!cookie.equals(p.cookie)) {
-      if (!p.cookie.equals(NO_COOKIE)) countDrop(this.dropped, 'bad-cookie');
-      this.queueControl({ to: null, bytes: this.welcome(p, cookie, WelcomeVerdict.Validate, 0, 0, nowMs) });
-      return;
+    const a = this.table.admit(p, from, this.state === 'waiting', nowMs);
+    switch (a.kind) {
+      case 'validate':
+        if (!p.cookie.equals(NO_COOKIE)) countDrop(this.dropped, 'bad-cookie');
+        this.queueControl({ to: null, bytes: this.welcome(p, a.cookie, WelcomeVerdict.Validate, 0, 0, nowMs) });
+        return;
+      case 'known':
+        if (a.entry.state === 'live') this.queueWelcome(a.entry, p, nowMs);
+        else if (a.entry.state === 'dropped') this.queueDrop(a.entry, nowMs);
+        return;
+      case 'refused':
+        this.queueControl({ to: from, bytes: this.welcome(p, a.cookie, WelcomeVerdict.Refused, 0, a.reason, nowMs) });
+        if (a.firstTime) this.events.push({ type: 'refused', name: p.name, address: formatEndpoint(from), reason: DROP_REASON_NAMES[a.reason] });
+        return;
+      case 'admitted':
+        if (this.firstJoinMs === null) {
+          this.firstJoinMs = nowMs;
+          if (this.cfg.minWaitMs > 0) this.timers.set('min-wait', nowMs + this.cfg.minWaitMs);
+        }
+        this.queueWelcome(a.entry, p, nowMs);
+        this.events.push({ type: 'joined', name: a.entry.name, address: formatEndpoint(from), receivers: this.table.countLive() });
+        return;
+      default:
     }
-    const known = [...this.receivers.values()].find((r) => r.cookie.equals(cookie));
-    if (known) {
-      known.lastHeardMs = nowMs;
-      if (known.state === 'live') this.queueWelcome(known, p, nowMs);
-      else if (known.state === 'dropped') this.queueDrop(known, nowMs);
-      return;
-    }
-    let refuse: DropReason | null = null;
-    if (this.state !== 'waiting') refuse = DropReason.Late;
-    else if (this.cfg.allowedNames && !this.cfg.allowedNames.includes(p.name)) refuse = DropReason.NotAllowed;
-    else if (this.cfg.allowedNames && [...this.receivers.values()].some((r) => r.name === p.name)) refuse = DropReason.DuplicateName;
-    else if (this.receivers.size >= this.cfg.maxReceivers) refuse = DropReason.Full;
-    if (refuse !== null) {
-      this.queueControl({ to: from, bytes: this.welcome(p, cookie, WelcomeVerdict.Refused, 0, refuse, nowMs) });
-      const seen = this.refused.some((r) => r.address === formatEndpoint(from));
-      if (!seen) {
-        const entry = { name: p.name, address: formatEndpoint(from), reason: DROP_REASON_NAMES[refuse] };
-        if (this.refused.length < MAX_REFUSED_IN_REPORT) this.refused.push(entry);
-        this.events.push({ type: 'refused', ...entry });
-      }
-      return;
-    }
-    const r: ReceiverEntry = {
-      id: this.nextReceiverId++, name: p.name, endpoint: { ...from }, cookie, repairBudgetBytes: 0, repairBudgetAtMs: -Infinity,
-      state: 'live', joinedAtMs: nowMs,
-      lastHeardMs: nowMs, deliveredOffset: 0, contiguousOffset: 0, holdingSinceMs: null,
-      receivedEndOffset: 0, flowWindowBytes: this.clampFlowWindow(INITIAL_FLOW_WINDOW_BYTES),
-      lastDropSentMs: -Infinity, finishedAtMs: null, done: null, dropReason: null, nakPackets: 0,
-      clockOffsetMs: null,
-    };
-    this.receivers.set(r.id, r);
-    this.firstJoinMs ??= nowMs;
-    this.queueWelcome(r, p, nowMs);
-    this.events.push({ type: 'joined', name: r.name, address: formatEndpoint(from), receivers: this.countLive() });
   }
 
   private queueControl(t: Transmit): void {
@@ -335,11 +288,7 @@ export class SenderSession {
   }
 
   private queueWelcome(r: ReceiverEntry, p: JoinPacket, nowMs: number): void {
-    // NTP-style offset estimate from the announce the receiver echoed (if it did).
-    if (p.echoSenderTimeMs > 0 && nowMs >= p.echoSenderTimeMs) {
-      const midpoint = (p.echoSenderTimeMs + nowMs) / 2;
-      r.clockOffsetMs = Math.round(p.receiverTimeMs - midpoint);
-    }
+    this.table.noteJoinClock(r, p, nowMs);
     this.queueControl({ to: r.endpoint, bytes: this.welcome(p, r.cookie, WelcomeVerdict.Admitted, r.id, 0, nowMs) });
   }
 
@@ -356,164 +305,79 @@ export class SenderSession {
     this.queueControl({ to: r.endpoint, bytes: encodePacket({ type: PacketType.Drop, sessionId: this.cfg.sessionId, receiverId: r.id, reason: r.dropReason }) });
   }
 
-  /** The receiver a STATUS or DONE claims to be, if it proves it (endpoint and cookie). */
-  private validated(p: StatusPacket | DonePacket, from: Endpoint): ReceiverEntry | null {
-    const r = this.receivers.get(p.receiverId);
-    if (!r) { countDrop(this.dropped, 'unknown-receiver'); return null; }
-    if (!sameEndpoint(r.endpoint, from)) { countDrop(this.dropped, 'receiver-address-mismatch'); return null; }
-    if (!r.cookie.equals(p.cookie)) { countDrop(this.dropped, 'bad-cookie'); return null; }
+  private validated(p: StatusPacket | DonePacket, from: Endpoint, nowMs: number): ReceiverEntry | null {
+    const r = this.table.validate(p, from);
+    if (typeof r === 'string') { countDrop(this.dropped, r); return null; }
+    r.lastHeardMs = nowMs;
     return r;
   }
 
   private handleStatus(p: StatusPacket, from: Endpoint, nowMs: number): void {
-    const r = this.validated(p, from);
+    const r = this.validated(p, from, nowMs);
     if (!r) return;
-    r.lastHeardMs = nowMs;
     if (r.state === 'dropped') { this.queueDrop(r, nowMs); return; }
     if (r.state === 'done') return;
-    if (p.contiguousOffset > this.sentEndOffset) { countDrop(this.dropped, 'status-beyond-sent'); return; }
-    if (p.echoSenderTimeMs > 0) {
-      const sample = nowMs - p.echoSenderTimeMs - p.holdMs;
-      if (sample >= 0 && sample < 10_000) this.srttMs = 0.875 * this.srttMs + 0.125 * sample;
-    }
-    const advanced = p.deliveredOffset > r.deliveredOffset;
-    r.deliveredOffset = Math.max(r.deliveredOffset, p.deliveredOffset);
-    r.contiguousOffset = Math.max(r.contiguousOffset, p.contiguousOffset);
-    // STATUS packets can arrive out of order: the read point only moves forward.
-    r.receivedEndOffset = Math.max(r.receivedEndOffset, Math.min(p.receivedEndOffset, this.sentEndOffset));
-    r.flowWindowBytes = this.clampFlowWindow(p.flowWindowBytes);
-    let budget = MAX_REPAIRS_PER_STATUS;
+    const sentEnd = this.window.sentEndOffset;
+    if (p.contiguousOffset > sentEnd) { countDrop(this.dropped, 'status-beyond-sent'); return; }
+    const advanced = this.table.noteStatus(r, p, sentEnd, nowMs);
+    const batch = { packets: MAX_PACKETS_PER_NAK_BATCH };
+    let exhausted = false;
     for (const range of p.naks) {
-      if (budget <= 0) { countDrop(this.dropped, 'naks-beyond-budget'); break; }
+      if (batch.packets <= 0) { countDrop(this.dropped, 'naks-beyond-budget'); break; }
       // Never for data it has acknowledged, never beyond what was sent.
-      budget = this.queueRepairs(r, Math.max(range.start, r.contiguousOffset), Math.min(range.end, this.sentEndOffset), nowMs, budget);
+      const res = this.repairs.handleNak(r, Math.max(range.start, r.contiguousOffset), Math.min(range.end, sentEnd), this.window, nowMs, batch);
+      r.nakPackets += res.nakedPackets;
+      for (const [reason, n] of Object.entries(res.refused)) this.dropped[reason] = (this.dropped[reason] ?? 0) + n;
+      exhausted ||= res.exhausted;
     }
-    if (advanced) this.recomputeBase(); else this.recomputeFlow();
+    this.armRepairDelay();
+    if (exhausted) { this.drop(r, DropReason.Slow, nowMs); return; }
+    if (advanced) this.releaseDelivered();
+  }
+
+  private armRepairDelay(): void {
+    const at = this.repairs.nextDeadlineMs();
+    if (Number.isFinite(at)) this.timers.set('repair-delay', at); else this.timers.cancel('repair-delay');
   }
 
   private handleDone(p: DonePacket, from: Endpoint, nowMs: number): void {
-    const r = this.validated(p, from);
+    const r = this.validated(p, from, nowMs);
     if (!r) return;
-    r.lastHeardMs = nowMs;
     // Always confirm, so a receiver whose DONE_ACK was lost can stop repeating.
     this.queueControl({ to: r.endpoint, bytes: encodePacket({ type: PacketType.DoneAck, sessionId: this.cfg.sessionId, receiverId: r.id }) });
     if (r.state !== 'live') return;
     r.state = 'done';
     r.done = p;
     r.finishedAtMs = nowMs;
+    this.repairs.forget(r.id);
     this.events.push({ type: 'receiver-done', name: r.name, address: formatEndpoint(r.endpoint), status: DONE_STATUS_NAMES[p.status], detail: p.detail });
-    this.recomputeBase();
+    this.releaseDelivered();
   }
 
-  // ------------------------------------------------------------ window
-
-  private packetize(flushPartial: boolean): void {
-    const size = this.cfg.payloadBytes;
-    while (this.pendingBytes >= size || (flushPartial && this.pendingBytes > 0)) {
-      const length = Math.min(size, this.pendingBytes);
-      const parts: Buffer[] = [];
-      let need = length;
-      while (need > 0) {
-        const first = this.pending[0];
-        if (first.length <= need) { parts.push(first); this.pending.shift(); need -= first.length; }
-        else { parts.push(first.subarray(0, need)); this.pending[0] = first.subarray(need); need = 0; }
-      }
-      this.pendingBytes -= length;
-      this.window.push({
-        offset: this.packetizedOffset, length, lastSentMs: -Infinity, queued: false, repairFor: null, lastSentFor: null, released: false,
-        encoded: encodeDataPacket(this.cfg.sessionId, this.packetizedOffset, parts, length, this.slab.take),
-      });
-      this.packetizedOffset += length;
-    }
+  /** Packets every live receiver delivered leave the window. */
+  private releaseDelivered(): void {
+    const base = this.table.deliveredByAll();
+    if (base === null) return; // nobody left: evaluate() decides what happens
+    this.window.release(base);
+    this.repairs.release(this.window);
   }
 
-  /** Index in the window of the packet holding `offset`, or -1. */
-  private findPacket(offset: number): number {
-    let lo = this.head; let hi = this.window.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const p = this.window[mid];
-      if (p.offset + p.length <= offset) lo = mid + 1; else hi = mid;
-    }
-    return lo < this.window.length && this.window[lo].offset <= offset ? lo : -1;
-  }
-
-  private repairHoldoffMs(): number { return Math.max(MIN_REPAIR_HOLDOFF_MS, 1.5 * this.srttMs); }
-
-  /** Returns what is left of `budget` (window packets this STATUS may still look at). */
-  private queueRepairs(r: ReceiverEntry, start: number, end: number, nowMs: number, budget: number): number {
-    if (start >= end) return budget;
-    let i = this.findPacket(Math.max(start, this.baseOffset));
-    if (i < 0) return budget;
-    const holdoff = this.repairHoldoffMs();
-    // What one receiver may draw per round trip: its own flow window (what it says it can take).
-    if (nowMs - r.repairBudgetAtMs >= holdoff) { r.repairBudgetBytes = r.flowWindowBytes; r.repairBudgetAtMs = nowMs; }
-    // A packet only one receiver lost is repaired by unicast to it: with independent losses
-    // that is most repairs (computed: ~87 % at 5 % loss and 6 receivers), and the others are spared
-    // receiving a copy they already have. Asked for by two or more, it goes to the group.
-    for (; i < this.nextNew && this.window[i].offset < end && budget > 0; i++, budget--) {
-      const p = this.window[i];
-      r.nakPackets++;
-      if (p.queued) { if (p.repairFor !== r) p.repairFor = null; continue; }
-      // Holdoff: the last copy sent may still be on its way to this receiver.
-      if (nowMs - p.lastSentMs < holdoff && (p.lastSentFor === null || p.lastSentFor === r)) continue;
-      if (r.repairBudgetBytes < p.length) { countDrop(this.dropped, 'repairs-beyond-budget'); return 0; }
-      r.repairBudgetBytes -= p.length;
-      p.queued = true;
-      p.repairFor = r;
-      this.repairQueue.push(p);
-    }
-    return budget;
-  }
-
-  private recomputeBase(): void {
-    this.recomputeFlow();
-    let base = Infinity;
-    for (const r of this.receivers.values()) if (r.state === 'live') base = Math.min(base, r.deliveredOffset);
-    if (base === Infinity) return; // nobody left: advance() decides what happens
-    this.baseOffset = Math.max(this.baseOffset, base);
-    while (this.head < this.nextNew) {
-      const p = this.window[this.head];
-      if (p.offset + p.length > this.baseOffset) break;
-      p.released = true;
-      this.head++;
-    }
-    if (this.head > 1024 && this.head * 2 > this.window.length) {
-      this.window.splice(0, this.head);
-      this.nextNew -= this.head;
-      this.head = 0;
-    }
-  }
-
-  private clampFlowWindow(bytes: number): number {
-    return Math.min(this.cfg.windowBytes, Math.max(MIN_FLOW_WINDOW_BYTES, this.cfg.payloadBytes, bytes));
-  }
-
-  private recomputeFlow(): void {
-    let limit = Infinity;
-    for (const r of this.receivers.values()) {
-      if (r.state === 'live') limit = Math.min(limit, r.receivedEndOffset + r.flowWindowBytes);
-    }
-    this.flowLimitOffset = limit;
-  }
-
-  /** New data waits while the slowest receiver's socket buffer could not take it. */
-  private flowBlocked(p: WindowPacket): boolean { return p.offset + p.length > this.flowLimitOffset; }
-
-  private countLive(): number {
-    let n = 0;
-    for (const r of this.receivers.values()) if (r.state === 'live') n++;
-    return n;
-  }
-
-  // ------------------------------------------------------------ time
+  // ------------------------------------------------------------ state changes
 
   private start(nowMs: number): void {
     this.state = 'sending';
     this.startedAtMs = nowMs;
-    this.nextHeartbeatMs = nowMs;
-    this.recomputeFlow();
-    this.events.push({ type: 'started', receivers: this.countLive() });
+    this.announceDue = false;
+    this.heartbeatDue = true;
+    for (const t of ['announce', 'min-wait', 'max-wait'] as const) this.timers.cancel(t);
+    this.timers.set('heartbeat', nowMs + this.cfg.heartbeatIntervalMs);
+    this.events.push({ type: 'started', receivers: this.table.countLive() });
+  }
+
+  private enterEnding(nowMs: number): void {
+    this.state = 'ending';
+    this.heartbeatDue = true; // END goes out at once
+    this.timers.set('heartbeat', nowMs + this.cfg.heartbeatIntervalMs);
   }
 
   private abort(reason: AbortReason, message: string, nowMs: number): void {
@@ -522,214 +386,120 @@ export class SenderSession {
     this.state = 'aborting';
     this.abortReason = reason;
     this.abortMessage = clipUtf8(message, MAX_ABORT_MESSAGE_BYTES);
-    this.nextAbortMs = nowMs;
-    this.abortDeadlineMs = nowMs + this.cfg.abortLingerMs;
-    this.pending = []; this.pendingBytes = 0;
+    this.window.discardPending();
+    this.announceDue = false;
+    this.heartbeatDue = false;
+    this.abortDue = true;
+    for (const t of ['announce', 'heartbeat', 'min-wait', 'max-wait', 'flush', 'repair-delay'] as const) this.timers.cancel(t);
+    this.timers.set('abort-repeat', nowMs + this.cfg.heartbeatIntervalMs);
+    this.timers.set('abort-end', nowMs + this.cfg.abortLingerMs);
     this.events.push({ type: 'aborting', reason: ABORT_REASON_NAMES[reason], message: this.abortMessage });
+  }
+
+  /** The abort was repeated long enough (or everyone confirmed it): receivers that did not
+   *  confirm are reported as dropped. */
+  private finishAbort(nowMs: number): void {
+    for (const r of this.table.all()) if (r.state === 'live') { r.state = 'dropped'; r.dropReason = DropReason.Aborted; r.finishedAtMs = nowMs; }
+    this.finish(nowMs);
   }
 
   private finish(nowMs: number): void {
     this.state = 'finished';
     this.endedAtMs = nowMs;
+    for (const [name] of this.timers.entries()) this.timers.cancel(name);
     this.events.push({ type: 'finished', outcome: this.abortReason === null ? 'completed' : 'aborted' });
   }
 
   private drop(r: ReceiverEntry, reason: DropReason, nowMs: number): void {
+    if (r.state !== 'live') return;
     r.state = 'dropped';
     r.dropReason = reason;
     r.finishedAtMs = nowMs;
+    this.repairs.forget(r.id);
     this.queueDrop(r, nowMs);
     this.events.push({ type: 'dropped', name: r.name, address: formatEndpoint(r.endpoint), reason: DROP_REASON_NAMES[reason] });
-    this.recomputeBase();
-  }
-
-  private advance(nowMs: number): void {
-    if (this.state === 'waiting') {
-      const live = this.countLive();
-      if (live >= this.cfg.minReceivers && this.firstJoinMs !== null && nowMs - this.firstJoinMs >= this.cfg.minWaitMs) {
-        this.start(nowMs);
-      } else if (this.cfg.maxWaitMs > 0 && nowMs - this.createdAtMs >= this.cfg.maxWaitMs) {
-        if (live >= Math.max(1, this.cfg.maxWaitMinReceivers)) this.start(nowMs);
-        else this.abort(AbortReason.NoReceivers, `only ${live} of ${this.cfg.minReceivers} receivers joined within max-wait`, nowMs);
-      }
-    }
-    if (nowMs >= this.nextCheckMs) {
-      this.nextCheckMs = nowMs + CHECK_INTERVAL_MS;
-      this.checkReceivers(nowMs);
-    }
-    if (this.state === 'sending' && this.inputEnded && this.nextNew === this.window.length && this.pendingBytes === 0) {
-      this.state = 'ending';
-      this.nextHeartbeatMs = nowMs; // END goes out at once
-    }
-    if (this.state === 'sending' || this.state === 'ending') {
-      if (this.countLive() === 0) {
-        if (this.state === 'ending') this.finish(nowMs);
-        else this.abort(AbortReason.NoReceiversLeft, 'every receiver failed or was dropped', nowMs);
-      }
-    }
-    if (this.state === 'aborting' && (nowMs >= this.abortDeadlineMs || this.countLive() === 0)) {
-      // Receivers that confirmed the abort are 'done'; the rest are reported as dropped.
-      for (const r of this.receivers.values()) if (r.state === 'live') { r.state = 'dropped'; r.dropReason = DropReason.Aborted; r.finishedAtMs = nowMs; }
-      this.finish(nowMs);
-    }
-  }
-
-  private checkReceivers(nowMs: number): void {
-    if (this.state === 'finished') return;
-    for (const r of this.receivers.values()) {
-      if (r.state === 'live' && nowMs - r.lastHeardMs >= this.cfg.idleTimeoutMs) this.drop(r, DropReason.Silent, nowMs);
-    }
-    if (this.cfg.dropAfterMs <= 0 || this.state !== 'sending') return;
-    // A receiver "holds the window" while it stays more than half a window behind the
-    // fastest one: the others could go on without it. Equally slow receivers hold nobody.
-    const live = [...this.receivers.values()].filter((r) => r.state === 'live');
-    const leader = Math.max(...live.map((r) => r.deliveredOffset));
-    for (const r of live) {
-      if (leader - r.deliveredOffset <= this.cfg.windowBytes / 2) { r.holdingSinceMs = null; continue; }
-      r.holdingSinceMs ??= nowMs;
-      if (nowMs - r.holdingSinceMs >= this.cfg.dropAfterMs) this.drop(r, DropReason.Slow, nowMs);
-    }
+    this.releaseDelivered();
   }
 
   // ------------------------------------------------------------ outputs
 
+  /** The next datagram to send now, or null. Fires no deadline (that is handleTimeout's job). */
   pollTransmit(nowMs: number): Transmit | null {
-    this.advance(nowMs);
     const c = this.control.shift();
     if (c) return c;
     const sid = this.cfg.sessionId;
     switch (this.state) {
       case 'waiting':
-        if (nowMs < this.nextAnnounceMs) return null;
-        this.nextAnnounceMs = nowMs + this.cfg.announceIntervalMs;
+        if (!this.announceDue) return null;
+        this.announceDue = false;
         return { to: null, bytes: encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: nowMs, windowBytes: this.cfg.windowBytes, payloadBytes: this.cfg.payloadBytes, job: this.cfg.job }) };
       case 'sending':
-      case 'ending': {
-        if (nowMs >= this.nextHeartbeatMs) {
-          this.nextHeartbeatMs = nowMs + this.cfg.heartbeatIntervalMs;
+      case 'ending':
+        if (this.heartbeatDue) {
+          this.heartbeatDue = false;
           if (this.state === 'ending') {
-            return { to: null, bytes: encodePacket({ type: PacketType.End, sessionId: sid, totalBytes: this.inputOffset, sha256: this.sha256 as Buffer, senderTimeMs: nowMs }) };
+            return { to: null, bytes: encodePacket({ type: PacketType.End, sessionId: sid, totalBytes: this.window.inputBytes, sha256: this.window.sha256 as Buffer, senderTimeMs: nowMs }) };
           }
-          return { to: null, bytes: encodePacket({ type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: this.sentEndOffset, senderTimeMs: nowMs, job: this.cfg.job }) };
+          return { to: null, bytes: encodePacket({ type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: this.window.sentEndOffset, senderTimeMs: nowMs, job: this.cfg.job }) };
         }
         return this.pollData(nowMs);
-      }
       case 'aborting':
-        if (nowMs < this.nextAbortMs || this.abortReason === null) return null;
-        this.nextAbortMs = nowMs + this.cfg.heartbeatIntervalMs;
+        if (!this.abortDue || this.abortReason === null) return null;
+        this.abortDue = false;
         return { to: null, bytes: encodePacket({ type: PacketType.Abort, sessionId: sid, reason: this.abortReason, message: this.abortMessage }) };
       default:
         return null;
     }
   }
 
-  private nextRepair(): WindowPacket | null {
-    while (this.repairHead < this.repairQueue.length) {
-      const p = this.repairQueue[this.repairHead];
-      // Not for a receiver that has since left (its repair would reach nobody who needs it).
-      if (!p.released && (p.repairFor === null || p.repairFor.state === 'live')) return p;
-      p.queued = false;
-      p.repairFor = null;
-      this.repairHead++;
-    }
-    if (this.repairHead > 0) { this.repairQueue.length = 0; this.repairHead = 0; }
-    return null;
+  /** New data waits while the slowest receiver's socket buffer could not take it. */
+  private nextNewPacket(): Buffer | null {
+    const p = this.window.peekNew();
+    return p && p.offset + p.length <= this.flowLimitOffset ? p.encoded : null;
   }
 
   private pollData(nowMs: number): Transmit | null {
-    const repair = this.nextRepair();
-    let p = repair;
-    if (!p) {
-      if (this.nextNew >= this.window.length && this.pendingBytes > 0 && nowMs - this.lastInputMs >= this.cfg.flushAfterMs) this.packetize(true);
-      if (this.nextNew >= this.window.length) return null;
-      p = this.window[this.nextNew];
-      if (this.flowBlocked(p)) return null; // the next STATUS unblocks it
-    }
-    const wire = frameBytes(p.encoded.length);
+    const repair = this.repairs.peek(this.window, this.table.isLive);
+    const encoded = repair ? repair.packet.encoded : this.nextNewPacket();
+    if (!encoded) return null;
+    const wire = frameBytes(encoded.length);
     if (this.rate.waitMs(wire, nowMs) > 0) return null;
     this.rate.handleSent(wire, repair !== null, nowMs);
-    const to = repair?.repairFor ?? null;
-    if (repair) {
-      this.repairHead++;
-      p.queued = false;
-      p.repairFor = null;
-      this.repairPacketsSent++;
-    } else {
-      this.nextNew++;
-      this.sentEndOffset = p.offset + p.length;
-      this.dataPacketsSent++;
-    }
-    p.lastSentMs = nowMs;
-    p.lastSentFor = to;
     this.bytesOnWire += wire;
-    return { to: to ? to.endpoint : null, bytes: p.encoded };
+    if (repair) {
+      this.repairs.markSent(nowMs);
+      this.repairPacketsSent++;
+      const to = repair.to === null ? null : this.table.get(repair.to)?.endpoint ?? null;
+      return { to, bytes: encoded };
+    }
+    this.window.markNewSent(nowMs);
+    this.dataPacketsSent++;
+    if (this.inputEnded && this.window.allSent) this.enterEnding(nowMs);
+    return { to: null, bytes: encoded };
   }
 
-  /** Ms until pollTransmit may have something to send (0 = now). */
+  /** Ms until handleTimeout or pollTransmit has something to do (0 = now). Changes nothing. */
   pollTimeoutMs(nowMs: number): number {
     if (this.state === 'finished') return Infinity;
-    if (this.control.length > 0) return 0;
-    let next = this.nextCheckMs;
-    const consider = (t: number): void => { if (t < next) next = t; };
-    switch (this.state) {
-      case 'waiting':
-        consider(this.nextAnnounceMs);
-        if (this.firstJoinMs !== null) consider(this.firstJoinMs + this.cfg.minWaitMs);
-        if (this.cfg.maxWaitMs > 0) consider(this.createdAtMs + this.cfg.maxWaitMs);
-        break;
-      case 'sending':
-      case 'ending': {
-        consider(this.nextHeartbeatMs);
-        const next = this.nextNew < this.window.length ? this.window[this.nextNew] : null;
-        const p = this.nextRepair() ?? (next && !this.flowBlocked(next) ? next : null);
-        if (p) consider(nowMs + this.rate.waitMs(frameBytes(p.encoded.length), nowMs));
-        else if (!next && this.pendingBytes > 0) consider(this.lastInputMs + this.cfg.flushAfterMs);
-        break;
-      }
-      case 'aborting':
-        consider(this.nextAbortMs);
-        consider(this.abortDeadlineMs);
-        break;
+    if (this.control.length > 0 || this.announceDue || this.heartbeatDue || this.abortDue) return 0;
+    let next = this.timers.next();
+    if (this.state === 'sending' || this.state === 'ending') {
+      const encoded = this.repairs.hasReady ? this.cfg.payloadBytes + DATA_OVERHEAD_BYTES : this.nextNewPacket()?.length;
+      if (encoded !== undefined) next = Math.min(next, nowMs + this.rate.waitMs(frameBytes(encoded), nowMs));
     }
     return Math.max(0, next - nowMs);
   }
 
-  /** Fire every deadline that is due. Drivers call it when the time pollTimeoutMs gave has come. */
-  handleTimeout(nowMs: number): void { this.advance(nowMs); }
-
   pollEvent(): SenderEvent | null { return this.events.shift(); }
 
   report(): SenderReport {
-    const receivers: ReceiverReport[] = [...this.receivers.values()].map((r) => {
-      const d = r.done;
-      let outcome: ReceiverReport['outcome'];
-      let code: string;
-      if (d) { outcome = d.status === DoneStatus.Ok ? 'ok' : 'failed'; code = DONE_STATUS_NAMES[d.status]; }
-      else if (r.state === 'dropped' && r.dropReason !== null) { outcome = 'dropped'; code = DROP_REASON_NAMES[r.dropReason]; }
-      else { outcome = 'incomplete'; code = 'incomplete'; }
-      return {
-        id: r.id.toString(16).padStart(8, '0'), name: r.name, address: formatEndpoint(r.endpoint), outcome, code,
-        bytes: d ? d.bytes : r.deliveredOffset,
-        sha256Ok: d !== null && (d.status === DoneStatus.Ok || d.status === DoneStatus.SinkFailed) && this.sha256 !== null && d.bytes === this.inputOffset,
-        repairsRequested: d ? d.repairsRequested : 0,
-        nakedPackets: r.nakPackets,
-        sinkExitCode: d && d.sinkExitCode >= 0 ? d.sinkExitCode : null,
-        restore: d ? RESTORE_OUTCOME_NAMES[d.restoreOutcome] : null,
-        detail: d ? d.detail : '',
-        durationMs: r.finishedAtMs !== null && this.startedAtMs !== null ? r.finishedAtMs - this.startedAtMs : null,
-        clockOffsetMs: r.clockOffsetMs,
-      };
-    });
-    return {
+    return buildSenderReport({
       sessionId: this.cfg.sessionId, job: this.cfg.job,
-      outcome: this.abortReason === null ? 'completed' : 'aborted',
-      abortReason: this.abortReason === null ? null : ABORT_REASON_NAMES[this.abortReason],
-      abortMessage: this.abortReason === null ? null : this.abortMessage,
-      totalBytes: this.inputOffset, sha256: this.sha256 ? this.sha256.toString('hex') : null,
+      abortReason: this.abortReason === null ? null : ABORT_REASON_NAMES[this.abortReason], abortMessage: this.abortMessage,
+      totalBytes: this.window.inputBytes, sha256: this.window.sha256,
       startedAtMs: this.startedAtMs, endedAtMs: this.endedAtMs,
-      dataPacketsSent: this.dataPacketsSent, repairPacketsSent: this.repairPacketsSent,
-      bytesOnWire: this.bytesOnWire, rttMs: Math.round(this.srttMs * 100) / 100,
-      receivers, refused: [...this.refused], dropped: { ...this.dropped },
-    };
+      dataPacketsSent: this.dataPacketsSent, repairPacketsSent: this.repairPacketsSent, bytesOnWire: this.bytesOnWire,
+      receivers: this.table.all(), refused: this.table.refused, dropped: this.dropped,
+    });
   }
 }

@@ -138,6 +138,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
 
   const run = (): void => {
     const now = nowMs();
+    session.handleTimeout(now);
     if (sinks) {
       if (!sinks.anyLive && !sinkFailureReported && !finalizing) {
         sinkFailureReported = true;
@@ -175,7 +176,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     }
     if (session.isFinished) { finish(); return; }
     const later = nowMs();
-    driver.arm(Math.min(session.pollTimeoutMs(later), sinks ? sinks.flushDueInMs(later) : Infinity, 100));
+    driver.arm(Math.min(session.pollTimeoutMs(later), sinks ? sinks.flushDueInMs(later) : Infinity));
   };
   const driver = new Driver(run, nowMs);
   const kick = driver.kick;

@@ -2,6 +2,9 @@
 // re-armed only when the next deadline moves earlier (a timer per packet is costly), and
 // SIGINT/SIGTERM handling (the second signal quits at once).
 
+/** setTimeout fires at once for anything longer (it takes a 32-bit signed delay). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class Driver {
   private immediate: NodeJS.Immediate | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -15,9 +18,11 @@ export class Driver {
     if (!this.immediate && !this.stopped) this.immediate = setImmediate(this.fire);
   };
 
-  /** Run the step within `waitMs`, unless something kicks it earlier. */
+  /** Run the step within `waitMs`, unless something kicks it earlier. Infinity: nothing is due
+   *  (an input will kick). Nothing caps the wait: the session's timer table holds every deadline. */
   arm(waitMs: number): void {
-    if (this.stopped) return;
+    if (this.stopped || !(waitMs < Infinity)) return;
+    waitMs = Math.min(waitMs, MAX_TIMER_MS);
     const at = this.clock() + waitMs;
     if (this.timer && this.timerAt <= at + 0.5) return;
     if (this.timer) clearTimeout(this.timer);

@@ -90,6 +90,7 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
 
   const run = (): void => {
     const now = nowMs();
+    session.handleTimeout(now);
     pumpInput();
     let sent = 0;
     while (sent < SEND_BATCH && sock.getSendQueueCount() < MAX_SEND_QUEUE) {
@@ -113,7 +114,7 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
     if (sent === SEND_BATCH || sock.getSendQueueCount() >= MAX_SEND_QUEUE) { kick(); return; }
     const wait = session.pollTimeoutMs(nowMs());
     if (wait <= 0) kick();
-    else driver.arm(Math.min(wait, 100));
+    else driver.arm(wait);
   };
   const driver = new Driver(run, nowMs);
   const kick = driver.kick;

@@ -14,7 +14,8 @@ const decode = (b: Buffer): Packet => { const m = decodePacket(b); if (!m.ok) th
 const announce = (senderTimeMs: number, sessionId = sid): Buffer => encodePacket({ type: PacketType.Announce, sessionId, senderTimeMs, windowBytes: 1 << 20, payloadBytes: 1000, job: 'j' });
 const join = (challenge: Buffer, cookie: Buffer = Buffer.alloc(COOKIE_BYTES), name = 'r0'): Buffer =>
   encodePacket({ type: PacketType.Join, sessionId: sid, challenge, cookie, receiverTimeMs: 1, echoSenderTimeMs: 0, name });
-const drain = (s: { pollTransmit(now: number): Transmit | null }, now: number): Transmit[] => {
+const drain = (s: { handleTimeout(now: number): void; pollTransmit(now: number): Transmit | null }, now: number): Transmit[] => {
+  s.handleTimeout(now);
   const out: Transmit[] = [];
   for (let tx = s.pollTransmit(now); tx; tx = s.pollTransmit(now)) out.push(tx);
   return out;
@@ -162,6 +163,7 @@ t.test('repairs one receiver can draw are bounded: never below its ACK, at most 
   const r = receiver(0, 0, { flowWindowBytes: 64 * 1024 });
   exchange(s, [r], 0);
   exchange(s, [r], 40); // its first STATUS: flow window 64 KiB
+  r.handleTimeout(80);
   const st = decode((r.pollTransmit(80) as Transmit).bytes);
   if (st.type !== PacketType.Status) throw new Error('no STATUS');
   const cookie = st.cookie; // what a lying but validated receiver has

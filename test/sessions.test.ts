@@ -187,6 +187,7 @@ t.test('flow control: new data waits for the slowest receiver to read, and a STA
   t.ok(s.pollTimeoutMs(42) > 0, 'blocked on flow control, the sender does not ask to run again at once');
   // The slow receiver reads what was sent: its STATUS moves the limit.
   for (const b of out) { fast.handlePacket(b, SENDER, 43); slow.handlePacket(b, SENDER, 43); }
+  slow.handleTimeout(50);
   const status = slow.pollTransmit(50);
   const st = status && decodePacket(status.bytes);
   t.ok(st && st.ok && st.packet.type === PacketType.Status && st.packet.receivedEndOffset === dataBytes && st.packet.flowWindowBytes === FLOW,
@@ -223,12 +224,14 @@ t.test('a packet one receiver lost is repaired by unicast to it; one several los
   const repairs: string[] = [];
   let now = 3;
   for (let step = 0; step < 400 && !rs.every((r) => r.isVerified); step++, now += 5) {
+    s.handleTimeout(now);
     for (let tx = s.pollTransmit(now); tx; tx = s.pollTransmit(now)) {
       const m = decodePacket(tx.bytes);
       if (m.ok && m.packet.type === PacketType.Data) repairs.push(`${m.packet.offset}->${tx.to ? tx.to.port : 'group'}`);
       rs.forEach((r, i) => { if (tx && (tx.to === null || tx.to.port === 5000 + i)) r.handlePacket(tx.bytes, SENDER, now); });
     }
     rs.forEach((r, i) => {
+      r.handleTimeout(now);
       while (r.pollDelivery(now)) { /* drain */ }
       for (let tx = r.pollTransmit(now); tx; tx = r.pollTransmit(now)) s.handlePacket(tx.bytes, { address: '192.0.2.9', port: 5000 + i }, now);
     });

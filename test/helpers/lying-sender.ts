@@ -28,6 +28,7 @@ export async function lyingSend(o: { group: string; port: number; job: string; m
       fed += n;
       if (fed === o.input.length) session.handleInputEnd(now());
     }
+    session.handleTimeout(now());
     for (let t = session.pollTransmit(now()), n = 0; t && n < 64; t = session.pollTransmit(now()), n++) {
       let bytes = t.bytes;
       const p = decodePacket(bytes);

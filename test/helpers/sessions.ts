@@ -30,6 +30,7 @@ export function seeded(seed: number): (n: number) => Buffer {
 
 /** The WELCOME a sender would send this receiver for its pending JOIN (read off its transmit queue). */
 export function admit(r: ReceiverSession, now: number, receiverId = 1): Buffer {
+  r.handleTimeout(now);
   const tx = r.pollTransmit(now);
   const m = tx && decodePacket(tx.bytes);
   if (!m || !m.ok || m.packet.type !== PacketType.Join) throw new Error('no JOIN pending');
@@ -40,6 +41,8 @@ export function admit(r: ReceiverSession, now: number, receiverId = 1): Buffer {
 export function exchange(s: SenderSession, rs: ReceiverSession[], now: number): void {
   for (let round = 0; round < 1000; round++) {
     let moved = false;
+    s.handleTimeout(now);
+    for (const r of rs) r.handleTimeout(now);
     for (let tx = s.pollTransmit(now); tx; tx = s.pollTransmit(now)) {
       moved = true;
       rs.forEach((r, i) => { if (tx && (tx.to === null || tx.to.port === 5000 + i)) r.handlePacket(tx.bytes, SENDER, now); });
