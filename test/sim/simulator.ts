@@ -1,44 +1,44 @@
 // Deterministic network simulation: one SenderSession and N ReceiverSessions exchange real
-// encoded packets over simulated links (loss, bursts, reordering, duplication, corruption,
-// delay) on a virtual clock. Everything random comes from one seed.
+// encoded packets over simulated links (see link.ts) on a virtual clock, with partitions,
+// receiver restarts, socket buffers, a bottleneck, forged DATA and hostile hosts. Everything
+// random comes from one seed; what happened is counted from the packets (see ledger.ts).
 import { createHash } from 'crypto';
 import {
-  AbortReason, DropReason, PacketType, WelcomeVerdict, ReceiverSession, RECEIVER_TIMING_DEFAULTS, SENDER_TIMING_DEFAULTS, SenderSession,
-  crc32, encodeDataPacket, encodePacket, type Endpoint, type ReceiverOutcome, type SenderReport, type Transmit,
+  PacketType, ReceiverSession, RECEIVER_TIMING_DEFAULTS, SENDER_TIMING_DEFAULTS, SenderSession, decodePacket, formatEndpoint,
+  frameBytes, type Endpoint, type Packet, type ReceiverOutcome, type SenderReport, type Transmit,
 } from '../../protocol';
+import { attackBatch, forgeData } from './attacker';
 import { Heap } from './heap';
+import { AheadTracker, SentIndex, newMetrics, type SimMetrics } from './ledger';
+import {
+  Bottleneck, SocketBuffer, carry, newLinkState, type BottleneckSpec, type LinkProfile, type LinkState, type SocketSpec,
+} from './link';
 import { Rng } from './rng';
 
-export interface LinkProfile {
-  lossRate: number;
-  /** Gilbert-Elliott bursts: chance per packet to enter / leave the bad state. */
-  burstEnter: number;
-  burstExit: number;
-  burstLossRate: number;
-  dupRate: number;
-  reorderRate: number;
-  reorderDelayMs: number;
-  corruptRate: number;
-  delayMs: number;
-  jitterMs: number;
-}
-
-export const CLEAN_LINK: LinkProfile = {
-  lossRate: 0, burstEnter: 0, burstExit: 1, burstLossRate: 0, dupRate: 0, reorderRate: 0,
-  reorderDelayMs: 0, corruptRate: 0, delayMs: 0.2, jitterMs: 0,
-};
+export { CLEAN_LINK, type LinkProfile } from './link';
 
 export interface SimReceiverSpec {
   name: string;
+  /** sender -> this receiver */
   link: LinkProfile;
+  /** this receiver -> sender (STATUS, JOIN, DONE) */
+  controlLink: LinkProfile;
   /** How fast this receiver's sink drains (bytes per virtual ms). */
   consumerBytesPerMs: number;
-  /** Crash (stop processing for good) once this fraction of the input was delivered. */
+  /** Crash (stop processing) once this fraction of the input was delivered. */
   crashAtFraction?: number;
+  /** After the crash, a new process with the same name starts this long later (on a new port). */
+  restartAfterMs?: number;
+  /** A socket buffer of limited size read by a CPU of limited speed; unset: unlimited. */
+  socket?: SocketSpec;
   sinkExitCode: number;
   sinkDelayMs: number;
   clockSkewMs: number;
 }
+
+/** Cut the named receivers (all of them when `nodes` is empty) off in both directions once the
+ *  first of them delivered atFraction of the input, for durationMs. */
+export interface PartitionSpec { nodes: string[]; atFraction: number; durationMs: number }
 
 export interface Scenario {
   seed: number;
@@ -54,6 +54,12 @@ export interface Scenario {
   receivers: SimReceiverSpec[];
   senderCrashAtFraction?: number;
   inputFailAtFraction?: number;
+  partitions?: PartitionSpec[];
+  bottleneck?: BottleneckSpec;
+  /** First-send DATA packet numbers of which a forged copy (same offset, other bytes, correct CRC,
+   *  from the sender's address) reaches the receiver at the same index in forgeVictims first. */
+  forgeAtPackets?: number[];
+  forgeVictims?: number[];
   /** A hostile host on the segment (no key): sees the multicast traffic, and every attackEveryMs
    *  sends replays, resealed mutations, garbage and forged packets of every type from its own
    *  address to the sender and the receivers. Receivers are named (only they may join) and
@@ -68,10 +74,15 @@ export interface Scenario {
   timeLimitMs: number;
 }
 
+/** One receiver process; a restarted receiver has one result per process (incarnation). */
 export interface SimReceiverResult {
   name: string;
+  incarnation: number;
   crashed: boolean;
   finished: boolean;
+  finishedAtMs: number | null;
+  /** The sender admitted it (it got an id for the real session). */
+  admitted: boolean;
   outcome: ReceiverOutcome | null;
   bytes: number;
   outputSha256: string;
@@ -81,47 +92,78 @@ export interface SimReceiverResult {
 export interface SimResult {
   scenario: Scenario;
   inputSha256: string;
+  sessionId: string;
   senderFinished: boolean;
   senderCrashed: boolean;
   report: SenderReport;
   receivers: SimReceiverResult[];
   endMs: number;
   events: number;
+  metrics: SimMetrics;
   senderPackets?: Buffer[];
 }
 
-type Ev =
-  | { at: number; seq: number; kind: 'deliver'; node: number; bytes: Buffer; from: Endpoint }
-  | { at: number; seq: number; kind: 'wake'; node: number }
-  | { at: number; seq: number; kind: 'sink-done'; node: number }
-  | { at: number; seq: number; kind: 'attack'; node: number }
-  | { at: number; seq: number; kind: 'replay'; node: number; index: number };
+/** What the simulator knows of a datagram it carries (decoded once, when it was sent). */
+type Meta = Packet | null;
 
-interface RxNode {
-  spec: SimReceiverSpec;
+type Ev =
+  | { at: number; seq: number; kind: 'deliver'; node: number; from: Endpoint; fromNode: number; bytes: Buffer; meta: Meta }
+  | { at: number; seq: number; kind: 'wake'; node: number }
+  | { at: number; seq: number; kind: 'process'; node: number }
+  | { at: number; seq: number; kind: 'sink-done'; node: number; incarnation: number }
+  | { at: number; seq: number; kind: 'attack'; node: number }
+  | { at: number; seq: number; kind: 'replay'; node: number; index: number }
+  | { at: number; seq: number; kind: 'heal'; node: number; partition: number }
+  | { at: number; seq: number; kind: 'restart'; node: number };
+
+interface Incarnation {
+  index: number;
   session: ReceiverSession;
   endpoint: Endpoint;
+  key: string;
   crashed: boolean;
-  budget: number;
-  lastConsumeMs: number;
+  admitted: boolean;
+  finishedAtMs: number | null;
   hash: ReturnType<typeof createHash>;
   bytes: number;
   sinkStarted: boolean;
   sinkFinalized: boolean;
-  inBurst: boolean;
-  upInBurst: boolean;
+  /** DATA offsets of the real session this process has read. */
+  received: Set<number>;
+  ahead: AheadTracker;
+}
+
+interface RxNode {
+  spec: SimReceiverSpec;
+  cur: Incarnation;
+  past: Incarnation[];
+  budget: number;
+  lastConsumeMs: number;
+  down: LinkState;
+  up: LinkState;
+  socket: SocketBuffer<Extract<Ev, { kind: 'deliver' }>> | null;
+  cpuFreeAtMs: number;
+  processPending: boolean;
+  cut: boolean;
 }
 
 const SENDER_EP: Endpoint = { address: 'sim-sender', port: 1 };
+const ATTACKER: Endpoint = { address: 'sim-attacker', port: 9 };
 /** Every host's clock reads the simulated time plus an offset: the sender's this one, each
  *  receiver's this one plus its skew (so no clock is ever negative). */
 const SENDER_CLOCK_MS = 1_000_000;
+const RECEIVER_BASE_PORT = 2;
 const MAX_EVENTS = 20_000_000;
+/** The attacker keeps at most this many captured group packets to replay. */
+const MAX_CAPTURED = 512;
+
+const decodeMeta = (b: Buffer): Meta => { const d = decodePacket(b); return d.ok ? d.packet : null; };
 
 export function runScenario(sc: Scenario): SimResult {
   const rng = new Rng(sc.seed * 7919 + 17);
   const input = new Rng(sc.seed).bytes(sc.inputBytes);
   const inputSha256 = createHash('sha256').update(input).digest('hex');
+  const m = newMetrics();
   let now = 0;
   let seq = 0;
   const heap = new Heap<Ev>();
@@ -134,76 +176,140 @@ export function runScenario(sc: Scenario): SimResult {
     if (at < wakeAt[node]) { wakeAt[node] = at; push({ at, kind: 'wake', node }); }
   };
 
+  const sessionId = rng.sessionId();
   const sender = new SenderSession({
     ...SENDER_TIMING_DEFAULTS,
-    sessionId: rng.sessionId(), job: 'sim', payloadBytes: sc.payloadBytes, windowBytes: sc.windowBytes,
+    sessionId, job: 'sim', payloadBytes: sc.payloadBytes, windowBytes: sc.windowBytes,
     minReceivers: sc.minReceivers, maxWaitMinReceivers: 1, minWaitMs: 0, maxWaitMs: 5000,
     maxRateBitsPerSec: sc.maxRateBitsPerSec, dropAfterMs: sc.dropAfterMs, idleTimeoutMs: sc.idleTimeoutMs,
     ...(sc.attackEveryMs ? { allowedNames: sc.receivers.map((r) => r.name) } : {}),
     cookieSecret: rng.bytes(32),
   }, now + SENDER_CLOCK_MS);
-  const seen: Buffer[] = []; // what the attacker captured off the group
+  const captured: Buffer[] = []; // what the attacker captured off the group
+  const bottleneck = sc.bottleneck ? new Bottleneck(sc.bottleneck) : null;
+  const sent = new SentIndex();
   let senderCrashed = false;
+  let senderStarted = false;
+  let lastSenderTxMs: number | null = null;
   let inputFed = 0;
   let inputClosed = false;
 
-  const rx: RxNode[] = sc.receivers.map((spec, i) => ({
-    spec,
-    session: new ReceiverSession({
-      ...RECEIVER_TIMING_DEFAULTS,
-      name: spec.name, job: 'sim', maxWindowBytes: 1 << 30, random: (n: number) => rng.bytes(n),
-      startTimeoutMs: 30_000, idleTimeoutMs: sc.idleTimeoutMs,
-      ...(sc.attackEveryMs ? { senderAddress: 'sim-sender' } : {}),
-    }, now + spec.clockSkewMs),
-    endpoint: { address: `sim-${spec.name}`, port: 2 },
-    crashed: false, budget: 0, lastConsumeMs: 0, hash: createHash('sha256'), bytes: 0,
-    sinkStarted: false, sinkFinalized: false, inBurst: false, upInBurst: false,
-  }));
-  const byAddress = new Map(rx.map((r, i) => [r.endpoint.address, i + 1]));
+  // The sender's view of its receivers, from its events and the STATUS packets it got.
+  const live = new Map<string, { delivered: number }>();
+  const lastHeardFrom = new Map<string, number>(); // receiver endpoint -> last packet the sender took from it
+  const lastFromSender = new Map<Incarnation, number>(); // last packet of the real session each process took from the sender
 
-  const linkTransfer = (link: LinkProfile, bytes: Buffer, node: number, from: Endpoint, burstState: { v: boolean }): void => {
-    if (burstState.v) { if (rng.chance(link.burstExit)) burstState.v = false; }
-    else if (rng.chance(link.burstEnter)) burstState.v = true;
-    if (rng.chance(burstState.v ? link.burstLossRate : link.lossRate)) return;
-    const copies = rng.chance(link.dupRate) ? 2 : 1;
-    for (let c = 0; c < copies; c++) {
-      let b = Buffer.from(bytes); // each host gets its own copy, as on a real network
-      if (rng.chance(link.corruptRate)) {
-        const mode = rng.int(0, 2);
-        if (mode === 0) b[rng.int(0, b.length - 1)] ^= 1 << rng.int(0, 7);
-        else if (mode === 1) b = b.subarray(0, rng.int(0, b.length - 1));
-        else b = Buffer.concat([b, rng.bytes(rng.int(1, 16))]);
-      }
-      let at = now + link.delayMs + rng.next() * link.jitterMs;
-      if (rng.chance(link.reorderRate)) at += rng.next() * link.reorderDelayMs;
-      push({ at, kind: 'deliver', node, bytes: b, from });
+  const newIncarnation = (spec: SimReceiverSpec, index: number): Incarnation => {
+    const endpoint = { address: `sim-${spec.name}`, port: RECEIVER_BASE_PORT + index };
+    return {
+      index, endpoint, key: formatEndpoint(endpoint), crashed: false, admitted: false, finishedAtMs: null,
+      session: new ReceiverSession({
+        ...RECEIVER_TIMING_DEFAULTS,
+        name: spec.name, job: 'sim', maxWindowBytes: 1 << 30, random: (n: number) => rng.bytes(n),
+        startTimeoutMs: 30_000, idleTimeoutMs: sc.idleTimeoutMs,
+        ...(spec.socket ? { flowWindowBytes: Math.floor(spec.socket.capacityBytes / 4) } : {}),
+        ...(sc.attackEveryMs ? { senderAddress: SENDER_EP.address } : {}),
+      }, now + spec.clockSkewMs),
+      hash: createHash('sha256'), bytes: 0, sinkStarted: false, sinkFinalized: false,
+      received: new Set(), ahead: new AheadTracker(),
+    };
+  };
+  const rx: RxNode[] = sc.receivers.map((spec) => ({
+    spec, cur: newIncarnation(spec, 0), past: [], budget: 0, lastConsumeMs: 0, down: newLinkState(), up: newLinkState(),
+    socket: spec.socket ? new SocketBuffer(spec.socket) : null, cpuFreeAtMs: 0, processPending: false, cut: false,
+  }));
+  const nodeByAddress = new Map(rx.map((r, i) => [r.cur.endpoint.address, i + 1]));
+
+  /** A copy of DATA that an admitted receiver still needed did not reach it. */
+  const noteLoss = (node: number, meta: Meta, cause: string): void => {
+    if (node === 0) { m.controlDrops++; return; }
+    m.forwardDrops++;
+    if (!meta || meta.type !== PacketType.Data || meta.sessionId !== sessionId) return;
+    const inc = rx[node - 1].cur;
+    if (inc.crashed || !inc.admitted || inc.session.isFinished || inc.received.has(meta.offset)) return;
+    m.dataLost++;
+    m.dataLostByCause[cause] = (m.dataLostByCause[cause] ?? 0) + 1;
+  };
+
+  const send = (link: LinkProfile, st: LinkState, bytes: Buffer, meta: Meta, sentMs: number, node: number, from: Endpoint, fromNode: number): void => {
+    const copies = carry(rng, link, st, bytes, sentMs);
+    if (copies.length === 0) { noteLoss(node, meta, 'link'); return; }
+    if (copies.length > 1) m.duplicated++;
+    for (const c of copies) {
+      if (c.corrupted) { m.corrupted++; noteLoss(node, meta, 'corrupt'); }
+      if (c.reordered && meta?.type === PacketType.Data) m.reordered++;
+      push({ at: c.atMs, kind: 'deliver', node, from, fromNode, bytes: c.bytes, meta: c.corrupted ? null : meta });
     }
   };
 
   const senderPackets: Buffer[] = [];
-  const route = (t: Transmit, fromNode: number): void => {
-    if (sc.attackEveryMs && t.to === null && seen.length < 512) seen.push(Buffer.from(t.bytes));
-    if (sc.record && fromNode === 0) senderPackets.push(Buffer.from(t.bytes));
-    if (fromNode === 0) {
-      const targets = t.to === null ? rx.map((_, i) => i + 1) : [byAddress.get(t.to.address) ?? -1];
-      for (const n of targets) {
-        if (n < 1) continue;
-        const r = rx[n - 1];
-        const st = { v: r.inBurst };
-        linkTransfer(r.spec.link, t.bytes, n, SENDER_EP, st);
-        r.inBurst = st.v;
+  let firstSends = 0;
+  const routeFromSender = (t: Transmit): void => {
+    if (sc.attackEveryMs && t.to === null && captured.length < MAX_CAPTURED) captured.push(Buffer.from(t.bytes));
+    if (sc.record) senderPackets.push(Buffer.from(t.bytes));
+    const meta = decodeMeta(t.bytes);
+    if (!sender.isFinished) {
+      if (lastSenderTxMs !== null) {
+        const gap = now - lastSenderTxMs;
+        if (senderStarted) m.maxSilenceStartedMs = Math.max(m.maxSilenceStartedMs, gap);
+        else m.maxSilenceWaitingMs = Math.max(m.maxSilenceWaitingMs, gap);
       }
-    } else {
-      const r = rx[fromNode - 1];
-      const st = { v: r.upInBurst };
-      linkTransfer(r.spec.link, t.bytes, 0, r.endpoint, st);
-      r.upInBurst = st.v;
+      lastSenderTxMs = now;
     }
+    if (meta && (meta.type === PacketType.Data || meta.type === PacketType.Heartbeat || meta.type === PacketType.End || meta.type === PacketType.Abort)) senderStarted = true;
+    let forgeFor = -1;
+    if (meta?.type === PacketType.Data) {
+      if (sent.note(meta.offset, meta.offset + meta.payload.length)) {
+        m.dataPackets++;
+        const k = sc.forgeAtPackets?.indexOf(firstSends++) ?? -1;
+        if (k >= 0) forgeFor = (sc.forgeVictims as number[])[k];
+      } else m.repairPackets++;
+    }
+    const targets = t.to === null ? rx.map((_, i) => i + 1) : [unicastTarget(t.to)];
+    let departMs = now;
+    if (bottleneck) {
+      const at = bottleneck.admit(frameBytes(t.bytes.length), now);
+      if (at === null) {
+        m.bottleneckDrops++;
+        for (const n of targets) if (n >= 1) noteLoss(n, meta, 'bottleneck');
+        return;
+      }
+      departMs = at;
+    }
+    for (const n of targets) {
+      if (n < 1) continue;
+      const r = rx[n - 1];
+      if (n === forgeFor && meta?.type === PacketType.Data) {
+        // The forger sits nearer the receiver than the sender does: its copy arrives first.
+        m.forgedSent++;
+        push({ at: departMs + r.spec.link.delayMs / 2, kind: 'deliver', node: n, from: SENDER_EP, fromNode: 0, bytes: forgeData(rng, t.bytes), meta });
+      }
+      send(r.spec.link, r.down, t.bytes, meta, departMs, n, SENDER_EP, 0);
+    }
+  };
+
+  /** The node listening at an endpoint; -1 when nobody does (a process that was restarted on a new port). */
+  function unicastTarget(to: Endpoint): number {
+    const n = nodeByAddress.get(to.address);
+    return n !== undefined && rx[n - 1].cur.key === formatEndpoint(to) ? n : -1;
+  }
+
+  const routeFromReceiver = (t: Transmit, node: number): void => {
+    const r = rx[node - 1];
+    send(r.spec.controlLink, r.up, t.bytes, decodeMeta(t.bytes), now, 0, r.cur.endpoint, node);
+  };
+
+  /** The slowest live receiver's delivered offset, as the sender last heard it. */
+  const ackedByAll = (): number | null => {
+    let min: number | null = null;
+    for (const v of live.values()) min = min === null ? v.delivered : Math.min(min, v.delivered);
+    return min;
   };
 
   const stepSender = (): void => {
     if (senderCrashed) return;
-    if (sc.senderCrashAtFraction !== undefined && sender.bytesAcknowledged >= sc.senderCrashAtFraction * sc.inputBytes && sender.currentState === 'sending') {
+    const acked = ackedByAll();
+    if (sc.senderCrashAtFraction !== undefined && senderStarted && !sender.isFinished && acked !== null && acked >= sc.senderCrashAtFraction * sc.inputBytes) {
       senderCrashed = true;
       return;
     }
@@ -212,7 +318,7 @@ export function runScenario(sc: Scenario): SimResult {
         && (inputFed >= sc.inputFailAtFraction * sc.inputBytes || inputFed >= input.length);
       if (failNow) {
         // Like a dump command that exits non-zero; held until the transfer started.
-        if (sender.currentState !== 'waiting') { sender.handleInputFailed('simulated dump failure: exit status 1', now + SENDER_CLOCK_MS); inputClosed = true; }
+        if (senderStarted) { sender.handleInputFailed('simulated dump failure: exit status 1', now + SENDER_CLOCK_MS); inputClosed = true; }
         break;
       }
       const space = sender.inputSpaceBytes();
@@ -222,18 +328,37 @@ export function runScenario(sc: Scenario): SimResult {
       sender.handleInput(input.subarray(inputFed, inputFed + n), now + SENDER_CLOCK_MS);
       inputFed += n;
     }
-    for (let t = sender.pollTransmit(now + SENDER_CLOCK_MS); t; t = sender.pollTransmit(now + SENDER_CLOCK_MS)) route(t, 0);
-    while (sender.pollEvent()) { /* events are for logs */ }
+    for (let t = sender.pollTransmit(now + SENDER_CLOCK_MS); t; t = sender.pollTransmit(now + SENDER_CLOCK_MS)) routeFromSender(t);
+    for (let ev = sender.pollEvent(); ev; ev = sender.pollEvent()) {
+      if (ev.type === 'joined') live.set(ev.address, { delivered: 0 });
+      else if (ev.type === 'receiver-done') live.delete(ev.address);
+      else if (ev.type === 'dropped') {
+        live.delete(ev.address);
+        const heard = lastHeardFrom.get(ev.address);
+        if (ev.reason === 'silent' && heard !== undefined) m.silentDropLatenessMs.push(now - (heard + sc.idleTimeoutMs));
+      }
+    }
+    const held = ackedByAll();
+    if (held !== null) m.senderHeldMaxBytes = Math.max(m.senderHeldMaxBytes, inputFed - held);
     scheduleWake(0, sender.pollTimeoutMs(now + SENDER_CLOCK_MS));
+  };
+
+  const crash = (i: number): void => {
+    const r = rx[i - 1];
+    r.cur.crashed = true;
+    m.crashes++;
+    r.socket?.clear();
+    if (r.spec.restartAfterMs !== undefined && r.past.length === 0) push({ at: now + r.spec.restartAfterMs, kind: 'restart', node: i });
   };
 
   const stepReceiver = (i: number): void => {
     const r = rx[i - 1];
-    if (r.crashed) return;
+    const inc = r.cur;
+    if (inc.crashed) return;
     const local = now + r.spec.clockSkewMs;
-    const s = r.session;
-    if (r.spec.crashAtFraction !== undefined && r.bytes >= r.spec.crashAtFraction * sc.inputBytes && sc.inputBytes > 0) {
-      r.crashed = true;
+    const s = inc.session;
+    if (r.spec.crashAtFraction !== undefined && inc.index === 0 && inc.bytes >= r.spec.crashAtFraction * sc.inputBytes && sc.inputBytes > 0) {
+      crash(i);
       return;
     }
     r.budget = Math.min(r.budget + (now - r.lastConsumeMs) * r.spec.consumerBytesPerMs, 4 * sc.payloadBytes + 1);
@@ -241,53 +366,91 @@ export function runScenario(sc: Scenario): SimResult {
     while (r.budget > 0) {
       const chunk = s.pollDelivery(local);
       if (!chunk) break;
+      if (!chunk.equals(input.subarray(inc.bytes, inc.bytes + chunk.length))) m.wrongChunksDelivered++;
       r.budget -= chunk.length;
-      r.hash.update(chunk);
-      r.bytes += chunk.length;
+      inc.hash.update(chunk);
+      inc.bytes += chunk.length;
     }
-    if (s.isVerified && !r.sinkStarted) {
-      r.sinkStarted = true;
-      push({ at: now + r.spec.sinkDelayMs, kind: 'sink-done', node: i });
+    inc.ahead.release(inc.bytes);
+    if (s.isVerified && !inc.sinkStarted) {
+      inc.sinkStarted = true;
+      push({ at: now + r.spec.sinkDelayMs, kind: 'sink-done', node: i, incarnation: inc.index });
     }
-    for (let t = s.pollTransmit(local); t; t = s.pollTransmit(local)) route(t, i);
+    for (let t = s.pollTransmit(local); t; t = s.pollTransmit(local)) routeFromReceiver(t, i);
     while (s.pollEvent()) { /* events are for logs */ }
+    if (!inc.admitted && s.stats().sessionId === sessionId && s.result?.code !== 'refused') inc.admitted = true;
+    if (s.isFinished && inc.finishedAtMs === null) {
+      inc.finishedAtMs = now;
+      if (inc.admitted && s.result?.code === 'timeout') m.timeoutLatenessMs.push(now - (lastFromSender.get(inc) ?? -Infinity) - sc.idleTimeoutMs);
+    }
     let wait = s.pollTimeoutMs(local);
     if (s.bytesReady > 0 && r.budget <= 0) wait = Math.min(wait, (1 - r.budget) / r.spec.consumerBytesPerMs);
     scheduleWake(i, wait);
   };
+  /** A datagram reaches a host's code (after its socket buffer, if it has one). */
+  const handle = (e: Extract<Ev, { kind: 'deliver' }>): void => {
+    if (e.node === 0) {
+      if (senderCrashed) return;
+      const meta = e.meta;
+      if (meta && meta.sessionId === sessionId && e.fromNode > 0) {
+        const key = formatEndpoint(e.from);
+        if (meta.type === PacketType.Status || meta.type === PacketType.Done || (meta.type === PacketType.Join && meta.cookie.some((b) => b !== 0))) lastHeardFrom.set(key, now);
+        if (meta.type === PacketType.Status) {
+          for (const nak of meta.naks) m.nakedPackets += sent.packetsIn(nak.start, nak.end);
+          const v = live.get(key);
+          if (v) v.delivered = Math.max(v.delivered, meta.deliveredOffset);
+        }
+      }
+      sender.handlePacket(e.bytes, e.from, now + SENDER_CLOCK_MS);
+      return;
+    }
+    const r = rx[e.node - 1];
+    const inc = r.cur;
+    if (inc.crashed) return;
+    const meta = e.meta;
+    if (meta && meta.sessionId === sessionId && e.from === SENDER_EP && !inc.session.isFinished) {
+      lastFromSender.set(inc, now);
+      if (meta.type === PacketType.Data && !inc.admitted) {
+        // The sender counts it in, but it has not seen its WELCOME yet: it cannot take DATA.
+        if (live.has(inc.key) && !inc.received.has(meta.offset)) { m.dataLost++; m.dataLostByCause['before-welcome'] = (m.dataLostByCause['before-welcome'] ?? 0) + 1; }
+      } else if (meta.type === PacketType.Data) {
+        inc.received.add(meta.offset);
+        if (live.has(inc.key)) {
+          inc.ahead.add(meta.offset, meta.offset + meta.payload.length, inc.bytes);
+          m.receiverAheadMaxBytes = Math.max(m.receiverAheadMaxBytes, inc.ahead.bytes);
+        }
+      }
+    }
+    inc.session.handlePacket(e.bytes, e.from, now + r.spec.clockSkewMs);
+  };
+
+  const scheduleProcess = (i: number): void => {
+    const r = rx[i - 1];
+    if (r.processPending || !r.socket || r.socket.length === 0) return;
+    r.processPending = true;
+    push({ at: Math.max(now, r.cpuFreeAtMs), kind: 'process', node: i });
+  };
+
+  /** Partitions start when the first of their receivers delivered their share of the input. */
+  const partitionStarted = (sc.partitions ?? []).map(() => false);
+  const partitionNodes = (sc.partitions ?? []).map((p) => (p.nodes.length === 0 ? rx.map((_, i) => i + 1) : p.nodes.map((n) => nodeByAddress.get(`sim-${n}`) as number)));
+  const maybeStartPartitions = (): void => {
+    (sc.partitions ?? []).forEach((p, k) => {
+      if (partitionStarted[k]) return;
+      if (!partitionNodes[k].some((n) => rx[n - 1].cur.bytes >= p.atFraction * sc.inputBytes && rx[n - 1].cur.bytes > 0)) return;
+      partitionStarted[k] = true;
+      for (const n of partitionNodes[k]) rx[n - 1].cut = true;
+      m.partitions.push({ nodes: partitionNodes[k].map((n) => rx[n - 1].spec.name), startMs: now, healMs: now + p.durationMs });
+      push({ at: now + p.durationMs, kind: 'heal', node: 0, partition: k });
+    });
+  };
 
   const step = (node: number): void => { if (node === 0) stepSender(); else stepReceiver(node); };
   const allDone = (): boolean =>
-    (senderCrashed || sender.isFinished) && rx.every((r) => r.crashed || r.session.isFinished);
+    (senderCrashed || sender.isFinished) && rx.every((r) => r.cur.crashed ? r.spec.restartAfterMs === undefined || r.past.length > 0 : r.cur.session.isFinished);
 
-  const ATTACKER: Endpoint = { address: 'sim-attacker', port: 9 };
-  const attack = (): void => {
-    const sid = sender.report().sessionId;
-    const victims = [0, ...rx.map((_, i) => i + 1)];
-    const reseal = (b: Buffer): Buffer => { b.writeUInt32BE(crc32(b.subarray(0, b.length - 4)), b.length - 4); return b; };
-    const forged: Buffer[] = [
-      encodePacket({ type: PacketType.Abort, sessionId: sid, reason: AbortReason.InputFailed, message: 'forged' }),
-      encodePacket({ type: PacketType.End, sessionId: sid, totalBytes: 1, sha256: rng.bytes(32), senderTimeMs: now }),
-      encodePacket({ type: PacketType.Drop, sessionId: sid, receiverId: rng.int(1, rx.length), reason: DropReason.Silent }),
-      encodePacket({ type: PacketType.DoneAck, sessionId: sid, receiverId: rng.int(1, rx.length) }),
-      encodePacket({ type: PacketType.Join, sessionId: sid, challenge: rng.bytes(16), cookie: rng.bytes(16), receiverTimeMs: now, echoSenderTimeMs: now, name: 'intruder' }),
-      encodePacket({ type: PacketType.Join, sessionId: sid, challenge: rng.bytes(16), cookie: Buffer.alloc(16), receiverTimeMs: now, echoSenderTimeMs: now, name: rng.pick(sc.receivers).name }),
-      encodePacket({ type: PacketType.Welcome, sessionId: sid, challenge: rng.bytes(16), cookie: rng.bytes(16), receiverId: rng.int(1, rx.length), verdict: WelcomeVerdict.Admitted, refusal: 0, echoReceiverTimeMs: now, senderTimeMs: now + SENDER_CLOCK_MS }),
-      encodePacket({ type: PacketType.Status, sessionId: sid, receiverId: rng.int(1, rx.length), cookie: rng.bytes(16), deliveredOffset: 1 << 30, contiguousOffset: 1 << 30, receivedEndOffset: 1 << 30, flowWindowBytes: 1 << 20, echoSenderTimeMs: now, holdMs: 0, naks: [] }),
-      encodeDataPacket(sid, 0, [rng.bytes(64)], 64),
-      encodePacket({ type: PacketType.Heartbeat, sessionId: sid, sentEndOffset: 1 << 30, senderTimeMs: now + SENDER_CLOCK_MS, job: 'sim' }),
-    ].map((b) => Buffer.from(b));
-    const batch = [...forged, rng.bytes(rng.int(1, 200))];
-    for (let k = 0; k < 4 && seen.length > 0; k++) {
-      const c = Buffer.from(rng.pick(seen));
-      batch.push(Buffer.from(c));
-      c[rng.int(12, Math.max(12, c.length - 5))] ^= 1 << rng.int(0, 7);
-      batch.push(reseal(c));
-    }
-    for (const b of batch) push({ at: now + rng.next(), kind: 'deliver', node: rng.pick(victims), bytes: b, from: ATTACKER });
-    push({ at: now + (sc.attackEveryMs as number), kind: 'attack', node: 0 });
-  };
   if (sc.attackEveryMs) push({ at: 1, kind: 'attack', node: 0 });
+  const replayMeta = (sc.replay?.packets ?? []).map(decodeMeta);
   if (sc.replay && sc.replay.packets.length > 0) push({ at: 0.5, kind: 'replay', node: 0, index: 0 });
 
   step(0);
@@ -297,38 +460,86 @@ export function runScenario(sc: Scenario): SimResult {
     const e = heap.pop() as Ev;
     now = Math.max(now, e.at);
     if (now > sc.timeLimitMs || ++events > MAX_EVENTS) break;
-    if (e.kind === 'wake') {
-      if (e.at !== wakeAt[e.node]) continue; // superseded
-      wakeAt[e.node] = Infinity;
-    }
-    if (e.kind === 'deliver') {
-      if (e.node === 0) { if (!senderCrashed) sender.handlePacket(e.bytes, e.from, now + SENDER_CLOCK_MS); }
-      else { const r = rx[e.node - 1]; if (!r.crashed) r.session.handlePacket(e.bytes, e.from, now + r.spec.clockSkewMs); }
-    } else if (e.kind === 'attack') {
-      attack();
-      continue;
-    } else if (e.kind === 'replay') {
-      const rp = sc.replay as { packets: Buffer[]; everyMs: number };
-      const b = rp.packets[e.index % rp.packets.length];
-      rx.forEach((r, i) => { if (!r.crashed) push({ at: now, kind: 'deliver', node: i + 1, bytes: Buffer.from(b), from: SENDER_EP }); });
-      push({ at: now + rp.everyMs, kind: 'replay', node: 0, index: e.index + 1 });
-      continue;
-    } else if (e.kind === 'sink-done') {
-      const r = rx[e.node - 1];
-      if (!r.crashed) {
-        r.sinkFinalized = r.spec.sinkExitCode === 0;
-        r.session.handleSinksFinished(r.spec.sinkExitCode === 0, r.spec.sinkExitCode, r.spec.sinkExitCode === 0 ? '' : `sink exited ${r.spec.sinkExitCode}`, now + r.spec.clockSkewMs);
+    switch (e.kind) {
+      case 'wake':
+        if (e.at !== wakeAt[e.node]) continue; // superseded
+        wakeAt[e.node] = Infinity;
+        if (e.node === 0) { if (!senderCrashed) sender.handleTimeout(now + SENDER_CLOCK_MS); }
+        else { const r = rx[e.node - 1]; if (!r.cur.crashed) r.cur.session.handleTimeout(now + r.spec.clockSkewMs); }
+        break;
+      case 'deliver': {
+        const cut = (e.node > 0 && rx[e.node - 1].cut) || (e.fromNode > 0 && rx[e.fromNode - 1].cut);
+        if (cut) { noteLoss(e.node, e.meta, 'partition'); continue; }
+        const r = e.node > 0 ? rx[e.node - 1] : null;
+        if (r?.socket) {
+          if (r.cur.crashed) continue;
+          if (!r.socket.offer(e, e.bytes.length)) { m.socketDrops++; noteLoss(e.node, e.meta, 'socket'); continue; }
+          m.socketPeakFraction = Math.max(m.socketPeakFraction, r.socket.peakBytes / r.socket.spec.capacityBytes);
+          scheduleProcess(e.node);
+          continue;
+        }
+        handle(e);
+        break;
       }
+      case 'process': {
+        const r = rx[e.node - 1];
+        r.processPending = false;
+        const d = r.socket?.take();
+        if (!d) continue;
+        handle(d);
+        r.cpuFreeAtMs = now + (r.socket as SocketBuffer<unknown>).spec.cpuMsPerPacket;
+        scheduleProcess(e.node);
+        break;
+      }
+      case 'attack': {
+        m.attackPackets++;
+        const victims = [0, ...rx.map((_, i) => i + 1)];
+        for (const b of attackBatch(rng, sessionId, sc.receivers.map((r) => r.name), captured, now, SENDER_CLOCK_MS)) {
+          push({ at: now + rng.next(), kind: 'deliver', node: rng.pick(victims), from: ATTACKER, fromNode: -1, bytes: b, meta: null });
+        }
+        push({ at: now + (sc.attackEveryMs as number), kind: 'attack', node: 0 });
+        continue;
+      }
+      case 'replay': {
+        const rp = sc.replay as { packets: Buffer[]; everyMs: number };
+        const k = e.index % rp.packets.length;
+        m.replayPackets++;
+        rx.forEach((r, i) => { if (!r.cur.crashed) push({ at: now, kind: 'deliver', node: i + 1, from: SENDER_EP, fromNode: 0, bytes: Buffer.from(rp.packets[k]), meta: replayMeta[k] }); });
+        push({ at: now + rp.everyMs, kind: 'replay', node: 0, index: e.index + 1 });
+        continue;
+      }
+      case 'sink-done': {
+        const r = rx[e.node - 1];
+        if (!r.cur.crashed && r.cur.index === e.incarnation) {
+          r.cur.sinkFinalized = r.spec.sinkExitCode === 0;
+          r.cur.session.handleSinksFinished(r.spec.sinkExitCode === 0, r.spec.sinkExitCode, r.spec.sinkExitCode === 0 ? '' : `sink exited ${r.spec.sinkExitCode}`, now + r.spec.clockSkewMs);
+        }
+        break;
+      }
+      case 'heal':
+        for (const n of partitionNodes[e.partition]) rx[n - 1].cut = false;
+        continue;
+      case 'restart': {
+        const r = rx[e.node - 1];
+        r.past.push(r.cur);
+        r.cur = newIncarnation(r.spec, r.past.length);
+        r.budget = 0; r.lastConsumeMs = now;
+        m.restarts++;
+        break;
+      }
+      default:
     }
     step(e.node);
+    if (e.node > 0 && partitionStarted.length > 0) maybeStartPartitions();
   }
 
+  const incResult = (r: RxNode, inc: Incarnation): SimReceiverResult => ({
+    name: r.spec.name, incarnation: inc.index, crashed: inc.crashed, finished: inc.session.isFinished, finishedAtMs: inc.finishedAtMs,
+    admitted: inc.admitted, outcome: inc.session.result, bytes: inc.bytes, outputSha256: inc.hash.copy().digest('hex'), sinkFinalized: inc.sinkFinalized,
+  });
   return {
-    scenario: sc, inputSha256, senderFinished: sender.isFinished, senderCrashed,
-    report: sender.report(), endMs: now, events, ...(sc.record ? { senderPackets } : {}),
-    receivers: rx.map((r) => ({
-      name: r.spec.name, crashed: r.crashed, finished: r.session.isFinished, outcome: r.session.result,
-      bytes: r.bytes, outputSha256: r.hash.copy().digest('hex'), sinkFinalized: r.sinkFinalized,
-    })),
+    scenario: sc, inputSha256, sessionId, senderFinished: sender.isFinished, senderCrashed,
+    report: sender.report(), endMs: now, events, metrics: m, ...(sc.record ? { senderPackets } : {}),
+    receivers: rx.flatMap((r) => [...r.past, r.cur].map((inc) => incResult(r, inc))),
   };
 }
