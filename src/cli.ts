@@ -83,6 +83,8 @@ export function main(args: string[]): void {
       (argv) => finish(import('./daemon/daemon').then(({ runDaemon }) => runDaemon(String(argv.config)))))
     .command('check-config', 'validate a config file (exit 0 or 2) without starting anything', (y) => y.options({ config: { type: 'string', demandOption: true, describe: 'YAML config file' } }),
       (argv) => finish(checkConfig(String(argv.config))))
+    .command('run <job>', 'run one configured job now and exit with its exit code (for systemd timers: dbcast-run@JOB.timer)', (y) => y.positional('job', { type: 'string', describe: 'the job name' }).options({ config: { type: 'string', demandOption: true, describe: 'YAML config file' }, role: { choices: ['send', 'receive'] as const, describe: 'which, when the config has both a send and a receive job of that name' } }),
+      (argv) => finish(import('./run-job').then(({ runJob }) => runJob(String(argv.config), String(argv.job), argv.role))))
     .command('status', 'the last runs per job and the time since the last success (exit 1 when a job failed or is stale)', (y) => y.options({
       'state-dir': { type: 'string', describe: 'the daemon\'s state-dir [/var/lib/dbcast]' },
       config: { type: 'string', describe: 'take state-dir from this config file' },

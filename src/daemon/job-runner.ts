@@ -62,7 +62,8 @@ export class JobRunner {
     }, wait);
   }
 
-  private runOnce(extra: string[] = []): void {
+  /** One run now; also `dbcast run` (src/run-job.ts), which stops the runner from its onRecord. */
+  runOnce(extra: string[] = []): void {
     if (this.stopped) return;
     const startedAt = new Date();
     if (this.child) {
