@@ -1,6 +1,6 @@
 // Simulation tier: the pure sessions over a seeded, simulated network (see test/sim/README.md).
 // Replay one seed: SEED=123 npx tap test/simulation.test.ts ; more seeds: SIM_SEEDS=5000 ;
-// one family: SIM_FAMILY=buffer (families: test/sim/scenarios.ts).
+// one family's seeds only: SIM_FAMILY=buffer [SIM_SEEDS=runs] (families: test/sim/scenarios.ts).
 import t from 'tap';
 import { runScenario, type SimResult } from './sim/simulator';
 import { FAMILIES, makeScenario, type Family } from './sim/scenarios';
@@ -9,17 +9,22 @@ import {
 } from './sim/invariants';
 import { FAULT_EVIDENCE } from './sim/faults';
 
-const firstSeed = Number(process.env.SEED ?? 1);
-const count = process.env.SEED ? 1 : Number(process.env.SIM_SEEDS ?? 20 * FAMILIES.length);
-const onlyFamily = process.env.SIM_FAMILY;
+const onlyFamily = process.env.SIM_FAMILY as Family | undefined;
+if (onlyFamily !== undefined && !FAMILIES.includes(onlyFamily)) throw new Error(`SIM_FAMILY must be one of ${FAMILIES.join(', ')}`);
+const RUNS_PER_FAMILY = 20;
+/** A family's seeds are those it is drawn by (the seed modulo the number of families), from 1 up:
+ *  the same runs the whole test makes of it. */
+const familySeed = (f: Family, k: number): number => (FAMILIES.indexOf(f) || FAMILIES.length) + k * FAMILIES.length;
+const seeds: number[] = process.env.SEED ? [Number(process.env.SEED)]
+  : onlyFamily ? Array.from({ length: Number(process.env.SIM_SEEDS ?? RUNS_PER_FAMILY) }, (_, k) => familySeed(onlyFamily, k))
+    : Array.from({ length: Number(process.env.SIM_SEEDS ?? RUNS_PER_FAMILY * FAMILIES.length) }, (_, k) => k + 1);
 /** Family figures below this many runs say too little to hold a bound against. */
 const MIN_RUNS_FOR_AGGREGATE = 10;
 
 interface Run { seed: number; family: Family; outcome: string[]; cost: string[]; res: SimResult }
 const runs: Run[] = [];
-for (let seed = firstSeed; seed < firstSeed + count; seed++) {
+for (const seed of seeds) {
   const family = FAMILIES[seed % FAMILIES.length];
-  if (onlyFamily && family !== onlyFamily) continue;
   const res = runScenario(makeScenario(seed));
   // Keep what the checks below read; the scenario's recorded replay is large.
   if (res.scenario.replay) res.scenario = { ...res.scenario, replay: { packets: [], everyMs: res.scenario.replay.everyMs } };
