@@ -24,7 +24,7 @@ export interface LossDetectorConfig {
 
 export const LOSS_DETECTOR_DEFAULTS: Omit<LossDetectorConfig, 'random'> = {
   minReorderDelayMs: 1,
-  initialReorderDelayMs: 4,
+  initialReorderDelayMs: 16,
   maxReorderDelayMs: 50,
   minRetryMs: 3,
   initialRttMs: 10,
@@ -34,8 +34,11 @@ export const LOSS_DETECTOR_DEFAULTS: Omit<LossDetectorConfig, 'random'> = {
 export const MAX_HOLES = 8192;
 /** The backoff doubles per repeat up to 2^this. */
 const MAX_BACKOFF_SHIFT = 3;
+/** After this many holes in a row were filled by repairs (real losses, no reordering seen in
+ *  between), the reorder delay halves towards the floor: a clean link recovers losses quickly. */
+const DECAY_AFTER_REPAIRED_FILLS = 16;
 /** A reorder sample is stretched by this much, so the next packet as late is not NAKed. */
-const REORDER_MARGIN = 2;
+const REORDER_MARGIN = 4;
 
 interface Hole {
   start: number;
@@ -53,6 +56,7 @@ export class LossDetector {
   private reorderDelay: number;
   private rtt: number;
   private rttMeasured = false;
+  private repairedInARow = 0;
   /** Holes filled by a packet that was only late (reordered), and by one that came after a NAK. */
   reorderedFills = 0;
   repairedFills = 0;
@@ -139,11 +143,13 @@ export class LossDetector {
     const sinceNak = nowMs - h.lastNakMs;
     if (h.naks === 0 || sinceNak < this.rtt / 2) {
       this.reorderedFills++;
+      this.repairedInARow = 0;
       const sample = (nowMs - h.firstSeenMs) * REORDER_MARGIN;
       if (sample > this.reorderDelay) this.reorderDelay = Math.min(this.cfg.maxReorderDelayMs, sample);
     } else {
       this.repairedFills++;
       this.noteRttSample(sinceNak);
+      if (++this.repairedInARow >= DECAY_AFTER_REPAIRED_FILLS) { this.repairedInARow = 0; this.reorderDelay /= 2; }
     }
     this.reorderDelay = Math.max(this.reorderDelay, this.cfg.minReorderDelayMs);
   }
