@@ -86,6 +86,7 @@ export class SenderSession {
   private state: SenderState = 'waiting';
   private firstJoinMs: number | null = null;
   private startedAtMs: number | null = null;
+  private receiversAtStart: number | null = null;
   private endedAtMs: number | null = null;
   private readonly timers = new TimerTable<SenderTimer>();
   private readonly table: ReceiverTable;
@@ -367,6 +368,7 @@ export class SenderSession {
   private start(nowMs: number): void {
     this.state = 'sending';
     this.startedAtMs = nowMs;
+    this.receiversAtStart = this.table.countLive();
     this.announceDue = false;
     this.heartbeatDue = true;
     for (const t of ['announce', 'min-wait', 'max-wait'] as const) this.timers.cancel(t);
@@ -500,6 +502,7 @@ export class SenderSession {
       startedAtMs: this.startedAtMs, endedAtMs: this.endedAtMs,
       dataPacketsSent: this.dataPacketsSent, repairPacketsSent: this.repairPacketsSent, bytesOnWire: this.bytesOnWire,
       receivers: this.table.all(), refused: this.table.refused, dropped: this.dropped,
+      expectedNames: this.cfg.allowedNames, minReceivers: this.cfg.minReceivers, receiversAtStart: this.receiversAtStart,
     });
   }
 }

@@ -20,4 +20,17 @@ export const EXIT = {
   TIMEOUT: 8,
   /** Receiver: the --restore preflight failed (tool missing, database unreachable, no disk); reported to the sender. */
   PREFLIGHT_FAILED: 9,
+  /** Sender: every receiver that took part verified the stream, but the transfer started below
+   *  --min-receivers (max-wait expired, --max-wait-min-receivers let it start) or a receiver named
+   *  in --receivers never joined. Never a plain success; `dbcast status` shows it as WARNING. */
+  DEGRADED: 10,
+} as const;
+
+/** `dbcast status` (and its bad flags): the monitoring-plugin codes (Nagios, Icinga, Sensu). */
+export const STATUS_EXIT = {
+  OK: 0,
+  WARNING: 1,
+  CRITICAL: 2,
+  /** Also bad flags: 2 would read as CRITICAL. */
+  UNKNOWN: 3,
 } as const;

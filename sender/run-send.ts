@@ -29,8 +29,11 @@ export function senderExitCode(r: SenderReport): number {
       default: return EXIT.RECEIVERS_FAILED;
     }
   }
-  if (r.receivers.length === 0) return EXIT.NO_SESSION;
-  return r.receivers.every((x) => x.outcome === 'ok') ? EXIT.OK : EXIT.RECEIVERS_FAILED;
+  const joined = r.receivers.filter((x) => x.outcome !== 'missing');
+  if (joined.length === 0) return EXIT.NO_SESSION;
+  // A receiver that took part and failed outweighs one that never came.
+  if (!joined.every((x) => x.outcome === 'ok')) return EXIT.RECEIVERS_FAILED;
+  return r.degraded ? EXIT.DEGRADED : EXIT.OK;
 }
 
 export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
