@@ -8,7 +8,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { checkClockSync } from '../../runtime/clock-sync';
 import { jobArgs, type JobConfig } from '../config';
 import type { Logger } from '../../runtime/log';
-import { appendRun, type RunRecord } from '../run-history';
+import { appendRun, clearRunStarted, markRunStarted, resultOfExit, type RunRecord } from '../run-history';
 import { nextWindow } from './window';
 
 const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'dbcast');
@@ -68,7 +68,7 @@ export class JobRunner {
     const startedAt = new Date();
     if (this.child) {
       this.log.warn(`${this.label}: the previous run is still going; this one is skipped`);
-      this.record({ job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: startedAt.toISOString(), exitCode: null, ok: false, note: 'skipped: the previous run is still going', report: null });
+      this.record({ job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: startedAt.toISOString(), exitCode: null, ok: false, result: 'skipped', note: 'skipped: the previous run is still going', report: null });
       return;
     }
     const clock = checkClockSync();
@@ -82,6 +82,8 @@ export class JobRunner {
     this.log.info(`${this.label}: run starts`);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
+    // For `dbcast status`: a run in progress (removed again when its record is written).
+    try { if (child.pid !== undefined) markRunStarted(this.stateDir, { job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), pid: child.pid }); } catch (err) { this.log.warn(`${this.label}: cannot mark the run as in progress: ${(err as Error).message}`); }
     let partial = '';
     child.stderr?.on('data', (d: Buffer) => {
       const lines = (partial + d.toString('utf8')).split('\n');
@@ -90,6 +92,7 @@ export class JobRunner {
     });
     child.on('close', (code, signal) => {
       this.child = null;
+      clearRunStarted(this.stateDir, this.job.role, this.job.job);
       let report: unknown = null;
       try { report = JSON.parse(fs.readFileSync(reportFile, 'utf8')); } catch { /* no report: the run ended before one was written */ }
       fs.rmSync(reportFile, { force: true });
@@ -97,11 +100,12 @@ export class JobRunner {
         this.log.info(`${this.label}: stopped while listening (no session had started)`);
         return;
       }
-      const ok = code === 0;
+      const result = resultOfExit(code);
+      const ok = result === 'ok';
       const note = ok ? 'ok' : signal ? `killed by ${signal}` : summarize(report, code);
-      this.record({ job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), exitCode: code, ok, note, report });
-      const line = `${this.label}: run ${ok ? 'succeeded' : 'failed'} (exit ${code ?? signal}): ${note}`;
-      if (ok) this.log.info(line); else this.log.error(line);
+      this.record({ job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), exitCode: code, ok, result, note, report });
+      const line = `${this.label}: run ${ok ? 'succeeded' : result} (exit ${code ?? signal}): ${note}`;
+      if (ok) this.log.info(line); else if (result === 'degraded') this.log.warn(line); else this.log.error(line);
       if (this.job.role === 'send') this.warnClockOffsets(report);
       this.next(code);
     });
@@ -147,11 +151,12 @@ export class JobRunner {
 }
 
 function summarize(report: unknown, code: number | null): string {
-  const r = report as { outcome?: string; message?: string; abortReason?: string; abortMessage?: string; receivers?: Array<{ name: string; outcome: string; code: string; detail: string }> } | null;
+  const r = report as { outcome?: string; message?: string; abortReason?: string; abortMessage?: string; degradedReason?: string | null; receivers?: Array<{ name: string; outcome: string; code: string; detail: string }> } | null;
   if (!r) return `exit ${code}, no report`;
   if (r.receivers) {
-    const bad = r.receivers.filter((x) => x.outcome !== 'ok').map((x) => `${x.name}: ${x.code}${x.detail ? ` (${x.detail})` : ''}`);
-    return [r.abortReason ? `${r.abortReason}: ${r.abortMessage}` : '', ...bad].filter(Boolean).join('; ') || `exit ${code}`;
+    // Missing receivers are named in degradedReason (or, before a start, in abortMessage).
+    const bad = r.receivers.filter((x) => x.outcome !== 'ok' && x.outcome !== 'missing').map((x) => `${x.name}: ${x.code}${x.detail ? ` (${x.detail})` : ''}`);
+    return [r.abortReason ? `${r.abortReason}: ${r.abortMessage}` : '', r.degradedReason ? `degraded: ${r.degradedReason}` : '', ...bad].filter(Boolean).join('; ') || `exit ${code}`;
   }
   return `${r.outcome}: ${r.message}`;
 }
