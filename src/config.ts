@@ -6,10 +6,13 @@ import cron from 'node-cron';
 import { LineCounter, parseDocument, isMap, isSeq, type Document } from 'yaml';
 import { COMMON, RECEIVE, SEND } from './flags';
 import { parseReceiveOptions, parseSendOptions, type ReceiveOptions, type SendOptions } from './options';
+import { resolveInterface } from '../runtime/net';
 import { UsageError } from '../runtime/usage-error';
 
 /** Keys a daemon job has beyond the command's flags. */
-const JOB_KEYS = ['role', 'schedule', 'timezone', 'open-before-sec', 'window-sec'] as const;
+const JOB_KEYS = ['role', 'schedule', 'timezone', 'open-before-sec', 'window-sec', 'catch-up'] as const;
+/** Flags whose check needs this host (the interface exists here, the key file is readable here). */
+const HOST_LOCAL_FLAGS = ['interface', 'key-file'] as const;
 /** Flags a daemon job may not use: the daemon owns them. */
 const DAEMON_OWNED = ['report', 'stdout'];
 const TOP_KEYS = ['state-dir', 'timezone', 'log-level', 'log-format', 'metrics-listen', 'defaults', 'jobs'];
@@ -27,6 +30,8 @@ export interface JobConfig {
   openBeforeMs: number;
   /** ... and keep waiting for the sender this long after it. */
   windowMs: number;
+  /** catch-up: a run missed while the daemon was down runs once at start (send jobs). */
+  catchUp: boolean;
   /** The flags as given, for the child process's command line. */
   flags: Record<string, unknown>;
   options: SendOptions | ReceiveOptions;
@@ -40,7 +45,16 @@ export interface DaemonConfig {
   /** Prometheus endpoint, e.g. 127.0.0.1:9187; null = none. */
   metricsListen: { host: string; port: number } | null;
   jobs: JobConfig[];
+  /** What was not checked and why (validated for another host); empty for a config for this host. */
+  warnings: string[];
 }
+
+/**
+ * hostIndependent: true checks everything but what only the host the config is for can tell
+ * (its interface, its key file); 'auto' does so when the config names an interface this host
+ * lacks; false (the daemon) checks everything here.
+ */
+export interface LoadOptions { hostIndependent?: boolean | 'auto' }
 
 /** Misconfiguration: names the file, line and key. Exit code 2, like a bad flag. */
 export class ConfigError extends Error {
@@ -54,13 +68,24 @@ function validTimezone(tz: string): boolean {
   try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; }
 }
 
-export function loadConfig(file: string): DaemonConfig {
+export function loadConfig(file: string, load: LoadOptions = {}): DaemonConfig {
   let text: string;
   try { text = fs.readFileSync(file, 'utf8'); } catch (err) { throw new ConfigError(file, null, 'config', `cannot read it: ${(err as Error).message}`); }
-  return parseConfig(text, file);
+  return parseConfig(text, file, load);
 }
 
-export function parseConfig(text: string, file: string): DaemonConfig {
+/** An interface named in the config (defaults or a job) that this host lacks, or null. */
+function absentInterface(top: Record<string, unknown>): string | null {
+  const named = [top.defaults, ...(Array.isArray(top.jobs) ? top.jobs : [])]
+    .map((x) => (x !== null && typeof x === 'object' ? (x as Record<string, unknown>).interface : undefined))
+    .filter((v): v is string => typeof v === 'string' && v !== '');
+  for (const name of named) {
+    try { resolveInterface(name); } catch (err) { if (err instanceof UsageError) return name; throw err; }
+  }
+  return null;
+}
+
+export function parseConfig(text: string, file: string, load: LoadOptions = {}): DaemonConfig {
   const lines = new LineCounter();
   const doc: Document = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -106,6 +131,15 @@ export function parseConfig(text: string, file: string): DaemonConfig {
   if (!isSeq(doc.get('jobs', true)) || !Array.isArray(top.jobs) || top.jobs.length === 0) fail(['jobs'], 'expected a list of jobs (at least one)');
   const list = top.jobs as unknown[];
   if (list.length > MAX_JOBS) fail(['jobs'], `at most ${MAX_JOBS} jobs`);
+  const warnings: string[] = [];
+  let hostIndependent = load.hostIndependent === true;
+  if (load.hostIndependent === 'auto') {
+    const absent = absentInterface(top);
+    if (absent !== null) {
+      hostIndependent = true;
+      warnings.push(`interface ${absent} is not on this host: validated as a config for another host (interface and key-file not checked here; run dbcast check on that host)`);
+    }
+  }
   const jobs: JobConfig[] = [];
   const seen = new Set<string>();
   list.forEach((item, index) => {
@@ -125,8 +159,17 @@ export function parseConfig(text: string, file: string): DaemonConfig {
     }
     if (flags.job === undefined) fail(at('job'), 'expected the job name (sender and receivers must agree)');
     let options: SendOptions | ReceiveOptions;
+    // For another host: its interface and key file are checked for form only.
+    const checked = { ...flags };
+    if (hostIndependent) {
+      for (const k of HOST_LOCAL_FLAGS) {
+        if (checked[k] === undefined) continue;
+        if (typeof checked[k] !== 'string' || checked[k] === '') fail(at(k), `expected a non-empty text, got ${JSON.stringify(checked[k])}`);
+        delete checked[k];
+      }
+    }
     try {
-      options = role === 'send' ? parseSendOptions(flags) : parseReceiveOptions(flags);
+      options = role === 'send' ? parseSendOptions(checked) : parseReceiveOptions(checked);
     } catch (err) {
       if (err instanceof UsageError) fail(at(err.key), err.message.replace(/^--[\w-]+: /, ''));
       throw err;
@@ -146,15 +189,18 @@ export function parseConfig(text: string, file: string): DaemonConfig {
       if (typeof v !== 'number' || !(v >= 0) || v > 86_400) fail(at(k), `expected seconds from 0 to 86400, got ${JSON.stringify(v)}`);
       return (v as number) * 1000;
     };
+    const catchUp = raw['catch-up'] ?? false;
+    if (typeof catchUp !== 'boolean') fail(at('catch-up'), `expected true or false, got ${JSON.stringify(catchUp)}`);
+    if (catchUp === true && role !== 'send') fail(at('catch-up'), 'only for send jobs: a receiver cannot run without its sender (a receiver without schedule takes a sender\'s catch-up run)');
     const key = `${role}:${options.job}`;
     if (seen.has(key)) fail(at('job'), `a second ${role} job named ${options.job}; one per role and job`);
     seen.add(key);
     jobs.push({
       index, role: role as 'send' | 'receive', job: options.job, schedule, timezone: jobTz,
-      openBeforeMs: seconds('open-before-sec', 120), windowMs: seconds('window-sec', 900), flags, options,
+      openBeforeMs: seconds('open-before-sec', 120), windowMs: seconds('window-sec', 900), catchUp: catchUp as boolean, flags, options,
     });
   });
-  return { file, stateDir: str(['state-dir'], top['state-dir'], '/var/lib/dbcast'), logLevel, logFormat: logFormat as DaemonConfig['logFormat'], metricsListen, jobs };
+  return { file, stateDir: str(['state-dir'], top['state-dir'], '/var/lib/dbcast'), logLevel, logFormat: logFormat as DaemonConfig['logFormat'], metricsListen, jobs, warnings };
 }
 
 /** A job's flags as the child's command line: --key=value, repeated for lists, bare for true. */
