@@ -6,8 +6,8 @@ import * as path from 'path';
 import { REPORT_FILE_MODE, writeFileAtomic } from '../runtime/safe-file';
 
 /** ok: everything verified; degraded: the sender's exit 10 (fewer receivers than expected, each
- *  of those that took part verified); skipped: the previous run was still going. */
-export type RunResult = 'ok' | 'degraded' | 'failed' | 'skipped';
+ *  of those that took part verified); skipped: the previous run was still going; missed: the daemon was down at its time. */
+export type RunResult = 'ok' | 'degraded' | 'failed' | 'skipped' | 'missed';
 
 export interface RunRecord {
   job: string;
@@ -71,7 +71,7 @@ function isRunRecord(v: unknown): v is RunRecord {
   return typeof r === 'object' && r !== null && typeof r.job === 'string' && (r.role === 'send' || r.role === 'receive') &&
     typeof r.startedAt === 'string' && typeof r.endedAt === 'string' && typeof r.ok === 'boolean' && typeof r.note === 'string' &&
     (r.exitCode === null || typeof r.exitCode === 'number') &&
-    (r.result === undefined || ['ok', 'degraded', 'failed', 'skipped'].includes(r.result));
+    (r.result === undefined || ['ok', 'degraded', 'failed', 'skipped', 'missed'].includes(r.result));
 }
 
 export type HistoryProblem = 'missing-dir' | 'unreadable' | 'corrupt';

@@ -7,9 +7,10 @@ import { checkClockSync } from '../../runtime/clock-sync';
 import { ConfigError, loadConfig, type DaemonConfig } from '../config';
 import { EXIT } from '../../runtime/exit-codes';
 import { createLogger, type Logger } from '../../runtime/log';
-import { readRuns } from '../run-history';
+import { appendRun, readRuns, type RunRecord } from '../run-history';
 import { JobRunner } from './job-runner';
 import { DaemonMetrics } from './metrics';
+import { missedRecord, missedRuns } from './missed-runs';
 
 const LOCK_FILE = 'daemon.pid';
 
@@ -31,6 +32,22 @@ function takeLock(stateDir: string): string | null {
   return `cannot take ${file}`;
 }
 
+/** Runs scheduled while the daemon was down: a warning and a record each job; the jobs to catch up. */
+function reportMissedRuns(config: DaemonConfig, history: RunRecord[], log: Logger, onRecord: (r: RunRecord) => void): Set<DaemonConfig['jobs'][number]> {
+  const catchUp = new Set<DaemonConfig['jobs'][number]>();
+  const nowMs = Date.now();
+  for (const job of config.jobs) {
+    const missed = missedRuns(job, history, nowMs);
+    if (!missed) continue;
+    const record = missedRecord(job, missed, nowMs, job.catchUp);
+    log.warn(`${job.role} job '${job.job}': ${record.note}${job.catchUp ? '' : ' (catch-up: true would run it once at start)'}`);
+    try { appendRun(config.stateDir, record); } catch (err) { log.error(`run record: ${(err as Error).message}`); }
+    onRecord(record);
+    if (job.catchUp) catchUp.add(job);
+  }
+  return catchUp;
+}
+
 export async function runDaemon(configFile: string): Promise<number> {
   let config: DaemonConfig;
   try { config = loadConfig(configFile); } catch (err) {
@@ -48,7 +65,8 @@ export async function runDaemon(configFile: string): Promise<number> {
   else log.warn(`clock ${clock.state === 'unknown' ? 'synchronisation unknown' : 'NOT synchronised'} (${clock.source}): scheduled runs rely on synchronised clocks`);
 
   const metrics = new DaemonMetrics();
-  for (const r of readRuns(config.stateDir)) metrics.record(r); // last success survives restarts
+  const history = readRuns(config.stateDir);
+  for (const r of history) metrics.record(r); // last success survives restarts
   let server: import('http').Server | null = null;
   if (config.metricsListen) {
     try {
@@ -62,7 +80,9 @@ export async function runDaemon(configFile: string): Promise<number> {
   }
   const onRecord = (r: Parameters<DaemonMetrics['record']>[0]): void => metrics.record(r);
   let runners = config.jobs.map((j) => new JobRunner(j, config.stateDir, log, onRecord));
+  const catchUp = reportMissedRuns(config, history, log, onRecord);
   runners.forEach((r) => r.start());
+  for (const r of runners) if (catchUp.has(r.job)) r.runOnce();
   log.info(`daemon started with ${runners.length} job(s) from ${configFile}; run records in ${path.join(config.stateDir, 'runs.jsonl')}`);
 
   const onHup = (): void => {

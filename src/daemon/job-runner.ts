@@ -4,11 +4,11 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import cron, { type ScheduledTask } from 'node-cron';
 import { checkClockSync } from '../../runtime/clock-sync';
 import { jobArgs, type JobConfig } from '../config';
 import type { Logger } from '../../runtime/log';
 import { appendRun, clearRunStarted, markRunStarted, resultOfExit, type RunRecord } from '../run-history';
+import { createSchedule, scheduleRuns, type JobSchedule } from './schedule';
 import { nextWindow } from './window';
 
 const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'dbcast');
@@ -17,7 +17,7 @@ const MAX_RESTART_PAUSE_MS = 60_000;
 const KILL_GRACE_MS = 30_000;
 
 export class JobRunner {
-  private task: ScheduledTask | null = null;
+  private task: JobSchedule | null = null;
   private timer: NodeJS.Timeout | null = null;
   private child: ChildProcess | null = null;
   private stopped = false;
@@ -37,10 +37,10 @@ export class JobRunner {
   start(): void {
     const j = this.job;
     if (j.role === 'send') {
-      this.task = cron.schedule(j.schedule as string, () => this.runOnce(), { timezone: j.timezone, name: this.label });
+      this.task = scheduleRuns(j.schedule as string, j.timezone, () => this.runOnce());
       this.log.info(`${this.label}: scheduled "${j.schedule}"${j.timezone ? ` (${j.timezone})` : ''}, next run ${this.task.getNextRun()?.toISOString() ?? 'never'}`);
     } else if (j.schedule) {
-      this.task = cron.createTask(j.schedule, () => undefined, { timezone: j.timezone, name: this.label });
+      this.task = createSchedule(j.schedule, j.timezone);
       this.armWindow();
     } else {
       this.log.info(`${this.label}: listening for the job's sessions at all times`);
