@@ -42,16 +42,11 @@ function finish(p: Promise<number>): void {
   });
 }
 
-async function checkConfig(file: string): Promise<number> {
-  const { ConfigError, loadConfig } = await import('./config');
-  try {
-    const c = loadConfig(file);
-    process.stdout.write(`${file}: ok, ${c.jobs.length} job(s): ${c.jobs.map((j) => `${j.role} ${j.job}${j.schedule ? ` at "${j.schedule}"` : ' (always listening)'}`).join(', ')}\n`);
-    return EXIT.OK;
-  } catch (err) {
-    if (err instanceof ConfigError) { process.stderr.write(`dbcast check-config: ${err.message}\n`); return EXIT.USAGE; }
-    throw err;
-  }
+async function checkConfig(argv: Record<string, unknown>): Promise<number> {
+  const file = argv.file ?? argv.config;
+  if (file === undefined) usageExit('name the config file: dbcast check-config FILE (or --config FILE)');
+  const { runCheckConfig } = await import('./check-config');
+  return runCheckConfig(String(file), argv['host-independent'] === true);
 }
 
 async function showStatus(argv: Record<string, unknown>): Promise<number> {
@@ -81,8 +76,12 @@ export function main(args: string[]): void {
       (argv) => run('receive', argv))
     .command('daemon', 'run the jobs of a config file on their schedules', (y) => y.options({ config: { type: 'string', demandOption: true, describe: 'YAML config file' } }),
       (argv) => finish(import('./daemon/daemon').then(({ runDaemon }) => runDaemon(String(argv.config)))))
-    .command('check-config', 'validate a config file (exit 0 or 2) without starting anything', (y) => y.options({ config: { type: 'string', demandOption: true, describe: 'YAML config file' } }),
-      (argv) => finish(checkConfig(String(argv.config))))
+    .command('check-config [file]', 'validate a config file (exit 0 or 2) without starting anything; also one for another host', (y) => y.positional('file', { type: 'string', describe: 'YAML config file' }).options({
+      config: { type: 'string', describe: 'YAML config file (instead of FILE)' },
+      'host-independent': { type: 'boolean', describe: 'a config for another host: its interface and key-file checked for form only [when it names an interface this host lacks]' },
+    }), (argv) => finish(checkConfig(argv)))
+    .command('check [job]', 'can the configured jobs run here: restore preflight, commands, interface, key file, clock, next runs (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)', (y) => y.positional('job', { type: 'string', describe: 'check only this job [every job]' }).options({ config: { type: 'string', demandOption: true, describe: 'YAML config file' } }),
+      (argv) => finish(import('./check').then(({ runCheck }) => runCheck(String(argv.config), argv.job === undefined ? undefined : String(argv.job)))))
     .command('run <job>', 'run one configured job now and exit with its exit code (for systemd timers: dbcast-run@JOB.timer)', (y) => y.positional('job', { type: 'string', describe: 'the job name' }).options({ config: { type: 'string', demandOption: true, describe: 'YAML config file' }, role: { choices: ['send', 'receive'] as const, describe: 'which, when the config has both a send and a receive job of that name' } }),
       (argv) => finish(import('./run-job').then(({ runJob }) => runJob(String(argv.config), String(argv.job), argv.role))))
     .command('status', 'the last runs per job and the time since the last success (exit 1 when a job failed or is stale)', (y) => y.options({
