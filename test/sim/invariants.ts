@@ -7,12 +7,12 @@ import type { SimReceiverResult, SimResult } from './simulator';
 
 /** Families in which every receiver that neither crashed nor was made to fail must end ok. */
 const EXPECT_OK: readonly Family[] = [
-  'clean', 'loss', 'control-loss', 'burst', 'reorder', 'duplicate', 'corrupt', 'chaos', 'receiver-crash', 'slow-consumer',
+  'clean', 'loss', 'shared-loss', 'control-loss', 'burst', 'reorder', 'duplicate', 'corrupt', 'chaos', 'receiver-crash', 'slow-consumer',
   'attacker', 'replay', 'restart', 'buffer', 'bottleneck', 'sink-fails', 'forged-data', 'partition', 'partition-all',
 ];
 /** Families after which the sender must report the session completed. */
 const EXPECT_COMPLETED: readonly Family[] = [
-  'clean', 'loss', 'control-loss', 'burst', 'reorder', 'duplicate', 'corrupt', 'chaos', 'attacker', 'replay', 'buffer',
+  'clean', 'loss', 'shared-loss', 'control-loss', 'burst', 'reorder', 'duplicate', 'corrupt', 'chaos', 'attacker', 'replay', 'buffer',
   'bottleneck', 'forged-data',
 ];
 
@@ -91,8 +91,9 @@ const SILENT_SWEEP_SLACK_MS = 25;
 export const REPAIRS_PER_LOST_PACKET = 1.5;
 const LOSS_REPAIR_SLACK = 16;
 const ONE_RUN_FACTOR = 3;
-/** With no loss, only reordering, a sender may repair this share of its data packets at most
- *  (the target of issue 13: a reorder delay must tell a late packet from a lost one). */
+/** Repairs beyond the copies lost (each lost copy needs one at most), as a share of the data
+ *  packets; with reordering and no loss the target of issue 13: a reorder delay must tell a late
+ *  packet from a lost one. */
 export const SPURIOUS_REPAIRS_PER_DATA_PACKET = 0.01;
 /** Through a hop slower than the configured rate, repairs per data packet over the bottleneck
  *  family: rate control must find the hop's rate instead of losing at it all the way. */

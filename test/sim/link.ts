@@ -32,11 +32,16 @@ export const newLinkState = (): LinkState => ({ inBurst: false, lastArrivalMs: 0
 
 export interface Copy { atMs: number; bytes: Buffer; corrupted: boolean; reordered: boolean }
 
-/** The copies of a datagram sent at sentMs that reach the far end: none when it is lost. */
-export function carry(rng: Rng, link: LinkProfile, st: LinkState, bytes: Buffer, sentMs: number): Copy[] {
+/** Whether the link loses the next datagram (Gilbert-Elliott: a good and a bad state). */
+export function lose(rng: Rng, link: LinkProfile, st: LinkState): boolean {
   if (st.inBurst) { if (rng.chance(link.burstExit)) st.inBurst = false; }
   else if (rng.chance(link.burstEnter)) st.inBurst = true;
-  if (rng.chance(st.inBurst ? link.burstLossRate : link.lossRate)) return [];
+  return rng.chance(st.inBurst ? link.burstLossRate : link.lossRate);
+}
+
+/** The copies of a datagram sent at sentMs that reach the far end: none when it is lost. */
+export function carry(rng: Rng, link: LinkProfile, st: LinkState, bytes: Buffer, sentMs: number): Copy[] {
+  if (lose(rng, link, st)) return [];
   const copies: Copy[] = [];
   const n = rng.chance(link.dupRate) ? 2 : 1;
   for (let c = 0; c < n; c++) {

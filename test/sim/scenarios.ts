@@ -5,15 +5,11 @@ import { CLEAN_LINK, runScenario, type LinkProfile, type Scenario, type SimRecei
 import { Rng } from './rng';
 
 export const FAMILIES = [
-  'clean', 'loss', 'control-loss', 'burst', 'reorder', 'duplicate', 'corrupt', 'receiver-crash', 'sender-crash',
+  'clean', 'loss', 'shared-loss', 'control-loss', 'burst', 'reorder', 'duplicate', 'corrupt', 'receiver-crash', 'sender-crash',
   'slow-consumer', 'slow-consumer-drop', 'input-fails', 'sink-fails', 'chaos', 'attacker', 'replay',
   'partition', 'partition-all', 'restart', 'buffer', 'bottleneck', 'forged-data',
 ] as const;
 export type Family = typeof FAMILIES[number];
-
-/** Families whose only network fault is losing (or corrupting) packets: the repair cost is
- *  measured against the loss drawn. */
-export const LOSS_FAMILIES: readonly Family[] = ['loss', 'control-loss', 'burst', 'corrupt', 'chaos'];
 
 /** Idle timeout of every scenario; partitions are drawn well inside or well beyond it. */
 export const IDLE_TIMEOUT_MS = 3000;
@@ -48,7 +44,7 @@ function link(rng: Rng, family: Family, dir: 'forward' | 'control'): LinkProfile
 export function makeScenario(seed: number): Scenario {
   const rng = new Rng(seed ^ 0x5bd1e995);
   const family = FAMILIES[seed % FAMILIES.length];
-  const n = family === 'partition' ? rng.int(2, 5) : rng.int(1, 5);
+  const n = family === 'partition' || family === 'shared-loss' ? rng.int(2, 5) : rng.int(1, 5);
   const payloadBytes = rng.pick([256, 512, 1000, 1400, 4000]);
   const receivers: SimReceiverSpec[] = [];
   for (let i = 0; i < n; i++) {
@@ -104,6 +100,11 @@ export function makeScenario(seed: number): Scenario {
       }];
       break;
     }
+    case 'shared-loss':
+      // Lost before the fan-out (the sender's uplink, a shared switch): receivers at different
+      // distances NAK the same packet at different times, and one repair must serve them all.
+      sc.uplinkLoss = { ...CLEAN_LINK, lossRate: rng.next() * 0.1, burstEnter: rng.next() * 0.02, burstExit: 0.2 + rng.next() * 0.3, burstLossRate: 0.5 };
+      break;
     case 'restart':
       victim.crashAtFraction = 0.1 + rng.next() * 0.7;
       victim.restartAfterMs = rng.next() * 2 * sc.idleTimeoutMs;

@@ -11,7 +11,7 @@ import { attackBatch, forgeData } from './attacker';
 import { Heap } from './heap';
 import { AheadTracker, SentIndex, newMetrics, type SimMetrics } from './ledger';
 import {
-  Bottleneck, SocketBuffer, carry, newLinkState, type BottleneckSpec, type LinkProfile, type LinkState, type SocketSpec,
+  Bottleneck, SocketBuffer, carry, lose, newLinkState, type BottleneckSpec, type LinkProfile, type LinkState, type SocketSpec,
 } from './link';
 import { Rng } from './rng';
 
@@ -56,6 +56,8 @@ export interface Scenario {
   inputFailAtFraction?: number;
   partitions?: PartitionSpec[];
   bottleneck?: BottleneckSpec;
+  /** Loss on the sender's own uplink, before the fan-out: every receiver loses the same packets. */
+  uplinkLoss?: LinkProfile;
   /** First-send DATA packet numbers of which a forged copy (same offset, other bytes, correct CRC,
    *  from the sender's address) reaches the receiver at the same index in forgeVictims first. */
   forgeAtPackets?: number[];
@@ -187,6 +189,7 @@ export function runScenario(sc: Scenario): SimResult {
   }, now + SENDER_CLOCK_MS);
   const captured: Buffer[] = []; // what the attacker captured off the group
   const bottleneck = sc.bottleneck ? new Bottleneck(sc.bottleneck) : null;
+  const uplink = newLinkState();
   const sent = new SentIndex();
   let senderCrashed = false;
   let senderStarted = false;
@@ -227,8 +230,13 @@ export function runScenario(sc: Scenario): SimResult {
     if (!meta || meta.type !== PacketType.Data || meta.sessionId !== sessionId) return;
     const inc = rx[node - 1].cur;
     if (inc.crashed || !inc.admitted || inc.session.isFinished || inc.received.has(meta.offset)) return;
+    countLoss(meta.offset, cause);
+  };
+  const lostOffsets = new Set<number>();
+  const countLoss = (offset: number, cause: string): void => {
     m.dataLost++;
     m.dataLostByCause[cause] = (m.dataLostByCause[cause] ?? 0) + 1;
+    if (!lostOffsets.has(offset)) { lostOffsets.add(offset); m.dataLostPackets++; }
   };
 
   const send = (link: LinkProfile, st: LinkState, bytes: Buffer, meta: Meta, sentMs: number, node: number, from: Endpoint, fromNode: number): void => {
@@ -267,6 +275,10 @@ export function runScenario(sc: Scenario): SimResult {
     }
     const targets = t.to === null ? rx.map((_, i) => i + 1) : [unicastTarget(t.to)];
     let departMs = now;
+    if (sc.uplinkLoss && lose(rng, sc.uplinkLoss, uplink)) {
+      for (const n of targets) if (n >= 1) noteLoss(n, meta, 'uplink');
+      return;
+    }
     if (bottleneck) {
       const at = bottleneck.admit(frameBytes(t.bytes.length), now);
       if (at === null) {
@@ -412,7 +424,7 @@ export function runScenario(sc: Scenario): SimResult {
       lastFromSender.set(inc, now);
       if (meta.type === PacketType.Data && !inc.admitted) {
         // The sender counts it in, but it has not seen its WELCOME yet: it cannot take DATA.
-        if (live.has(inc.key) && !inc.received.has(meta.offset)) { m.dataLost++; m.dataLostByCause['before-welcome'] = (m.dataLostByCause['before-welcome'] ?? 0) + 1; }
+        if (live.has(inc.key) && !inc.received.has(meta.offset)) countLoss(meta.offset, 'before-welcome');
       } else if (meta.type === PacketType.Data) {
         inc.received.add(meta.offset);
         if (live.has(inc.key)) {
