@@ -50,20 +50,8 @@ async function checkConfig(argv: Record<string, unknown>): Promise<number> {
 }
 
 async function showStatus(argv: Record<string, unknown>): Promise<number> {
-  const { ConfigError, loadConfig } = await import('./config');
-  const { status } = await import('./status');
-  let stateDir = argv['state-dir'] === undefined ? '/var/lib/dbcast' : String(argv['state-dir']);
-  if (argv.config !== undefined) {
-    try { stateDir = loadConfig(String(argv.config)).stateDir; } catch (err) {
-      if (err instanceof ConfigError) usageExit(err.message);
-      throw err;
-    }
-  }
-  const h = argv['max-age-hours'] === undefined ? 0 : Number(argv['max-age-hours']);
-  if (!Number.isFinite(h) || h < 0) usageExit(new UsageError('max-age-hours', 'a number of hours, 0 or more', argv['max-age-hours']).message);
-  const r = status(stateDir, Date.now(), h * 3_600_000);
-  process.stdout.write(`${r.text}\n`);
-  return r.healthy ? EXIT.OK : 1;
+  const { runStatus } = await import('./status');
+  return runStatus(argv);
 }
 
 export function main(args: string[]): void {
@@ -84,10 +72,11 @@ export function main(args: string[]): void {
       (argv) => finish(import('./check').then(({ runCheck }) => runCheck(String(argv.config), argv.job === undefined ? undefined : String(argv.job)))))
     .command('run <job>', 'run one configured job now and exit with its exit code (for systemd timers: dbcast-run@JOB.timer)', (y) => y.positional('job', { type: 'string', describe: 'the job name' }).options({ config: { type: 'string', demandOption: true, describe: 'YAML config file' }, role: { choices: ['send', 'receive'] as const, describe: 'which, when the config has both a send and a receive job of that name' } }),
       (argv) => finish(import('./run-job').then(({ runJob }) => runJob(String(argv.config), String(argv.job), argv.role))))
-    .command('status', 'the last runs per job and the time since the last success (exit 1 when a job failed or is stale)', (y) => y.options({
-      'state-dir': { type: 'string', describe: 'the daemon\'s state-dir [/var/lib/dbcast]' },
-      config: { type: 'string', describe: 'take state-dir from this config file' },
-      'max-age-hours': { type: 'string', describe: 'also unhealthy when a job\'s last success is older than this; 0 = off [0]' },
+    .command('status', 'each job\'s state as a monitoring check: exit 0 OK, 1 WARNING (degraded, never ran), 2 CRITICAL (failed, stale), 3 UNKNOWN (unreadable state, bad flags)', (y) => y.options({
+      'state-dir': { type: 'string', describe: 'the daemon\'s state-dir [the config\'s, else /var/lib/dbcast]' },
+      config: { type: 'string', describe: 'the daemon\'s config: its state-dir and jobs (jobs that never ran count) [/etc/dbcast/dbcast.yaml if it exists and no --state-dir]' },
+      'max-age-hours': { type: 'string', describe: 'CRITICAL when a job\'s last success is older than this; 0 = off [from each job\'s schedule: the longest gap + 2 h; 26 without one]' },
+      json: { type: 'boolean', describe: 'print the same as JSON' },
     }), (argv) => finish(showStatus(argv)))
     .demandCommand(1, 'name a command: send, receive, daemon, check-config or status')
     .strict()
