@@ -10,7 +10,12 @@ import { resolveInterface } from '../runtime/net';
 import { UsageError } from '../runtime/usage-error';
 
 /** Keys a daemon job has beyond the command's flags. */
-const JOB_KEYS = ['role', 'schedule', 'timezone', 'open-before-sec', 'window-sec', 'catch-up'] as const;
+const JOB_KEYS = ['role', 'schedule', 'timezone', 'open-before-sec', 'window-sec', 'catch-up', 'on-success', 'on-failure', 'hook-timeout-sec'] as const;
+/** Job keys `defaults` may also give, for every job. */
+const HOOK_KEYS = ['on-success', 'on-failure', 'hook-timeout-sec'];
+/** A hook that runs longer is killed (its whole process group). */
+export const DEFAULT_HOOK_TIMEOUT_SEC = 60;
+const MAX_HOOK_TIMEOUT_SEC = 3600;
 /** Flags whose check needs this host (the interface exists here, the key file is readable here). */
 const HOST_LOCAL_FLAGS = ['interface', 'key-file'] as const;
 /** Flags a daemon job may not use: the daemon owns them. */
@@ -32,6 +37,8 @@ export interface JobConfig {
   windowMs: number;
   /** catch-up: a run missed while the daemon was down runs once at start (send jobs). */
   catchUp: boolean;
+  /** Shell commands run after a run (src/daemon/hooks.ts): on-success after an ok run, on-failure otherwise. */
+  hooks: { onSuccess: string | null; onFailure: string | null; timeoutMs: number };
   /** The flags as given, for the child process's command line. */
   flags: Record<string, unknown>;
   options: SendOptions | ReceiveOptions;
@@ -126,7 +133,7 @@ export function parseConfig(text: string, file: string, load: LoadOptions = {}):
   }
   const defaults = top.defaults ?? {};
   if (typeof defaults !== 'object' || defaults === null || Array.isArray(defaults)) fail(['defaults'], 'expected a mapping of flags shared by every job');
-  for (const k of Object.keys(defaults as object)) if (!(k in COMMON)) fail(['defaults', k], `expected one of the common flags: ${Object.keys(COMMON).join(', ')}`);
+  for (const k of Object.keys(defaults as object)) if (!(k in COMMON) && !HOOK_KEYS.includes(k)) fail(['defaults', k], `expected one of the common flags or hook keys: ${[...Object.keys(COMMON), ...HOOK_KEYS].join(', ')}`);
 
   if (!isSeq(doc.get('jobs', true)) || !Array.isArray(top.jobs) || top.jobs.length === 0) fail(['jobs'], 'expected a list of jobs (at least one)');
   const list = top.jobs as unknown[];
@@ -194,10 +201,21 @@ export function parseConfig(text: string, file: string, load: LoadOptions = {}):
     if (catchUp === true && role !== 'send') fail(at('catch-up'), 'only for send jobs: a receiver cannot run without its sender (a receiver without schedule takes a sender\'s catch-up run)');
     const key = `${role}:${options.job}`;
     if (seen.has(key)) fail(at('job'), `a second ${role} job named ${options.job}; one per role and job`);
+    const hook = (k: string): string | null => {
+      const v = raw[k];
+      if (v === undefined || v === null) return null;
+      if (typeof v !== 'string' || v.trim() === '') fail(at(k), `expected a shell command (run with /bin/sh -c, e.g. "/usr/local/bin/notify-ops"), got ${JSON.stringify(v)}`);
+      return v as string;
+    };
+    const hookTimeout = raw['hook-timeout-sec'] ?? DEFAULT_HOOK_TIMEOUT_SEC;
+    if (typeof hookTimeout !== 'number' || !Number.isInteger(hookTimeout) || hookTimeout < 1 || hookTimeout > MAX_HOOK_TIMEOUT_SEC) {
+      fail(at('hook-timeout-sec'), `expected whole seconds from 1 to ${MAX_HOOK_TIMEOUT_SEC}, got ${JSON.stringify(hookTimeout)}`);
+    }
+    const hooks = { onSuccess: hook('on-success'), onFailure: hook('on-failure'), timeoutMs: (hookTimeout as number) * 1000 };
     seen.add(key);
     jobs.push({
       index, role: role as 'send' | 'receive', job: options.job, schedule, timezone: jobTz,
-      openBeforeMs: seconds('open-before-sec', 120), windowMs: seconds('window-sec', 900), catchUp: catchUp as boolean, flags, options,
+      openBeforeMs: seconds('open-before-sec', 120), windowMs: seconds('window-sec', 900), catchUp: catchUp as boolean, hooks, flags, options,
     });
   });
   return { file, stateDir: str(['state-dir'], top['state-dir'], '/var/lib/dbcast'), logLevel, logFormat: logFormat as DaemonConfig['logFormat'], metricsListen, jobs, warnings };
