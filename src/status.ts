@@ -121,7 +121,7 @@ function jobStatus(role: 'send' | 'receive', job: string, list: RunRecord[], cfg
     const when = ago(now - Date.parse(last.endedAt));
     const parts: string[] = [];
     if (result === 'failed') { raise('CRITICAL'); parts.push(`last run failed ${when} (exit ${last.exitCode ?? 'by signal'}): ${last.note}`); }
-    else if (result === 'degraded') { raise('WARNING'); parts.push(`last run degraded ${when}: ${last.note}`); }
+    else if (result === 'degraded') { raise('WARNING'); parts.push(`last run degraded ${when}: ${last.note.replace(/^degraded: /, '')}`); }
     else if (result === 'skipped') { raise('WARNING'); parts.push(`only skipped runs (${last.note})`); }
     else if (result === 'missed') { raise('WARNING'); parts.push(`last run ${last.note}`); }
     // Age from the last full success; a job that never had one counts from its first record.
