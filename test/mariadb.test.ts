@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { dbcast, sleep, tempDir } from './helpers/dbcast';
+import { dbcast, listening, tempDir } from './helpers/dbcast';
 import { MY_SCHEMA } from './db/fixtures';
 import { mariadbMissing, startMariadb, type Server } from './db/servers';
 
@@ -46,7 +46,7 @@ function run(): void {
   t.test('mariadb-dump to 3 receivers: staging, swap, contents equal the source', async (t) => {
     const dir = tempDir(t);
     const rx = [receive(9601, 'my', 'm1', 'dst1'), receive(9601, 'my', 'm2', 'dst2'), receive(9601, 'my', 'm3', 'dst3')];
-    await sleep(500);
+    await listening(rx);
     const s = await dbcast(['send', ...GROUP, '--port', '9601', '--job', 'my', '--min-receivers', '3', '--max-wait-sec', '60',
       '--command', dumpCmd('src'), '--report', path.join(dir, 'r.json')], { timeoutMs: 600_000 }).done;
     const rs = await Promise.all(rx.map((r) => r.done));
@@ -71,7 +71,7 @@ function run(): void {
 
   t.test('the dump command fails halfway: receivers exit 5, live schemas untouched', async (t) => {
     const rx = [receive(9602, 'fail', 'f1', 'dst1'), receive(9602, 'fail', 'f2', 'dst2')];
-    await sleep(500);
+    await listening(rx);
     const s = await dbcast(['send', ...GROUP, '--port', '9602', '--job', 'fail', '--min-receivers', '2', '--max-wait-sec', '60',
       '--command', `${dumpCmd('src')} | head -c 8000000; exit 2`]).done;
     const rs = await Promise.all(rx.map((r) => r.done));
@@ -85,7 +85,7 @@ function run(): void {
     const file = path.join(dir, 'bad.sql');
     fs.writeFileSync(file, 'CREATE TABLE fine (x INT);\nINSERT INTO fine VALUES (1);\nTHIS IS NOT SQL;\n');
     const rx = receive(9603, 'bad', 'b1', 'dst1');
-    await sleep(500);
+    await listening([rx]);
     const s = await dbcast(['send', ...GROUP, '--port', '9603', '--job', 'bad', '--max-wait-sec', '60', '--report', path.join(dir, 'r.json')], { stdinFile: file }).done;
     const r = await rx.done;
     t.equal(s.code, 4, 'sender exit 4', { stderr: s.stderr });
@@ -99,7 +99,7 @@ function run(): void {
   t.test('a dump made with --databases and --add-drop-database cannot touch the live schema', async (t) => {
     const dir = tempDir(t);
     const rx = receive(9604, 'dbs', 'd1', 'dst2');
-    await sleep(500);
+    await listening([rx]);
     my.sql('', 'CREATE DATABASE bystander; CREATE TABLE bystander.keep (x INT)');
     const s = await dbcast(['send', ...GROUP, '--port', '9604', '--job', 'dbs', '--max-wait-sec', '60', '--report', path.join(dir, 'r.json'),
       '--command', `mariadb-dump --no-defaults --socket=${my.host} -u root --routines --triggers --add-drop-database --databases src`]).done;

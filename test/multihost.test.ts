@@ -6,7 +6,7 @@ import { spawn } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { dbcast, randomFile, sha256File, sleep, tempDir } from './helpers/dbcast';
+import { dbcast, listening, randomFile, sha256File, sleep, tempDir } from './helpers/dbcast';
 import { TestBed, canRunBed, sweepStale, type BedConfig } from './netns/testbed';
 
 const GROUP = ['--group', '239.77.0.1', '--port', '9400', '--job', 'mh'];
@@ -36,7 +36,7 @@ async function transfer(t: tap.Test, id: string, c: Case) {
   const hash = randomFile(input, c.mib << 20);
   const rx = bed.receivers.map((h, i) => dbcast(['receive', ...GROUP, '--interface', 'e0', '--name', `rx${i + 1}`, '--idle-timeout-sec', '5',
     '--output', path.join(dir, `rx${i + 1}.dump`), ...(c.receiverArgs?.(i, dir) ?? [])], { netns: h.ns, timeoutMs: 240_000 }));
-  await sleep(300);
+  await listening(rx);
   const send = dbcast(['send', ...GROUP, '--interface', 'e0', '--min-receivers', String(c.bed.receivers), '--max-wait-sec', '20',
     '--idle-timeout-sec', '5', '--report', path.join(dir, 'report.json'), ...(c.sendArgs ?? [])], { stdinFile: input, netns: bed.sender.ns, timeoutMs: 240_000 });
   if (c.during) await c.during({ bed, rx, send });
@@ -92,6 +92,7 @@ function run(): void {
   t.test('a receiver killed mid-transfer is dropped; the others finish', async (t) => {
     const r = await transfer(t, 'e', {
       bed: { receivers: 3, mtu: 1500, lossPercent: [], rate: '100mbit' }, mib: 48,
+      // The sleep is the scenario: rx2 dies a second into the transfer, not at its start.
       during: async ({ rx, send }) => { await send.stderrMatch(/starting transfer/); await sleep(1000); rx[1].child.kill('SIGKILL'); },
     });
     t.equal(r.s.code, 4, 'sender exit 4', { stderr: r.s.stderr });
@@ -155,7 +156,7 @@ function run(): void {
     t.teardown(() => atk.kill('SIGKILL'));
     const rx = [0, 1].map((i) => dbcast(['receive', ...net, ...key, '--name', `rx${i + 1}`, '--output', path.join(dir, `rx${i + 1}.bin`),
       '--report', path.join(dir, `rx${i + 1}.json`)], { netns: bed.receivers[i].ns, timeoutMs: 120_000 }));
-    await sleep(500);
+    await listening(rx);
     const s = await dbcast(['send', ...net, ...key, '--min-receivers', '2', '--min-wait-sec', '1', '--max-wait-sec', '20', '--report', path.join(dir, 's.json')],
       { stdinFile: input, netns: bed.sender.ns, timeoutMs: 120_000 }).done;
     const rs = await Promise.all(rx.map((r) => r.done));

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { execSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { dbcast, sleep, tempDir } from './helpers/dbcast';
+import { dbcast, listening, sleep, tempDir } from './helpers/dbcast';
 import { lyingSend } from './helpers/lying-sender';
 import { PG_SCHEMA } from './db/fixtures';
 import { postgresMissing, startPostgres, type Server } from './db/servers';
@@ -59,7 +59,7 @@ function run(): void {
       receive(9501, 'pg', 'r2', 'dst2', ['--jobs', '2', '--spool-dir', dir]),
       receive(9501, 'pg', 'r3', 'dst3', ['--restore-while-receiving']),
     ];
-    await sleep(500);
+    await listening(rx); // after the restore preflight: each database was checked
     const s = await dbcast(['send', ...GROUP, '--port', '9501', '--job', 'pg', '--min-receivers', '3', '--max-wait-sec', '60',
       '--command', dump('src'), '--report', path.join(dir, 'r.json')], { timeoutMs: 600_000 }).done;
     const rs = await Promise.all(rx.map((r) => r.done));
@@ -85,7 +85,7 @@ function run(): void {
 
   t.test('the dump command fails halfway: receivers exit 5, live databases untouched', async (t) => {
     const rx = [receive(9502, 'fail', 'f1', 'dst1'), receive(9502, 'fail', 'f2', 'dst2', ['--restore-while-receiving'])];
-    await sleep(500);
+    await listening(rx);
     const s = await dbcast(['send', ...GROUP, '--port', '9502', '--job', 'fail', '--min-receivers', '2', '--max-wait-sec', '60',
       '--command', `${dump('src')} | head -c 30000000; echo 'pg_dump: error: connection to server lost' >&2; exit 1`]).done;
     const rs = await Promise.all(rx.map((r) => r.done));
@@ -96,10 +96,10 @@ function run(): void {
 
   t.test('the sender is killed halfway: receivers time out (8), live databases untouched', async (t) => {
     const rx = [receive(9503, 'kill', 'k1', 'dst1'), receive(9503, 'kill', 'k2', 'dst2', ['--restore-while-receiving'])];
-    await sleep(500);
+    await listening(rx);
     const send = dbcast(['send', ...GROUP, '--port', '9503', '--job', 'kill', '--min-receivers', '2', '--max-wait-sec', '60', '--max-rate-mbps', '200', '--command', dump('src')]);
     await send.stderrMatch(/starting transfer/);
-    await sleep(1500);
+    await sleep(1500); // part of the scenario: the restores are under way when the sender dies
     send.child.kill('SIGKILL');
     const rs = await Promise.all(rx.map((r) => r.done));
     rs.forEach((r) => t.equal(r.code, 8, 'receiver exit 8', { stderr: r.stderr }));
@@ -114,7 +114,7 @@ function run(): void {
     execSync(`${dump('ghostly')} > ${file}`);
     pg.sql('postgres', 'DROP DATABASE ghostly; DROP ROLE ghost');
     const rx = [receive(9504, 'bad', 'b1', 'dst1'), receive(9504, 'bad', 'b2', 'dst2', ['--restore-while-receiving'])];
-    await sleep(500);
+    await listening(rx);
     const s = await dbcast(['send', ...GROUP, '--port', '9504', '--job', 'bad', '--min-receivers', '2', '--max-wait-sec', '60', '--report', path.join(dir, 'r.json')], { stdinFile: file }).done;
     const rs = await Promise.all(rx.map((x) => x.done));
     t.equal(s.code, 4, 'sender exit 4', { stderr: s.stderr });
@@ -134,7 +134,7 @@ function run(): void {
     const file = path.join(dir, 'src.dump');
     execSync(`${dump('src')} > ${file}`);
     const rx = [receive(9505, 'liar', 'l1', 'dst1'), receive(9505, 'liar', 'l2', 'dst2', ['--restore-while-receiving'])];
-    await sleep(500);
+    await listening(rx);
     const report = await lyingSend({ group: '239.255.42.8', port: 9505, job: 'liar', minReceivers: 2, input: fs.readFileSync(file) });
     const rs = await Promise.all(rx.map((x) => x.done));
     rs.forEach((r) => t.equal(r.code, 6, 'receiver exit 6 (spooled and streamed)', { stderr: r.stderr }));
@@ -147,7 +147,7 @@ function run(): void {
     const bad = dbcast(['receive', ...GROUP, '--port', '9506', '--job', 'pre', '--name', 'nodb', '--restore', 'postgres', '--database', 'dst1',
       '--db-host', pg.host, '--db-port', '1', '--db-user', pg.user]);
     const good = receive(9506, 'pre', 'ok', 'dst2');
-    await sleep(1500);
+    await listening([bad, good]); // the failed preflight is said before it listens
     const s = await dbcast(['send', ...GROUP, '--port', '9506', '--job', 'pre', '--min-receivers', '1', '--min-wait-sec', '2', '--max-wait-sec', '60',
       '--command', dump('src'), '--report', path.join(dir, 'r.json')]).done;
     const [rb, rg] = await Promise.all([bad.done, good.done]);

@@ -20,7 +20,7 @@ import t from 'tap';
 import { execFileSync, spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { randomFile, sha256File, sleep, tempDir } from './helpers/dbcast';
+import { LISTENING, childStderrMatch, randomFile, sha256File, sleep, tempDir } from './helpers/dbcast';
 import { TestBed, canRunBed, nft, nftCounter, sweepStale } from './netns/testbed';
 
 const TREE = process.env.REFLECTION_TREE ? path.resolve(process.env.REFLECTION_TREE) : path.join(__dirname, '..');
@@ -130,7 +130,7 @@ async function attackRun(t: tap.Test, id: string, a: Attack) {
 
   const rx = [rx1, rx2].map((h, i) => dbcastIn(h.ns, ['receive', ...net, '--name', `rx${i + 1}`, '--idle-timeout-sec', '10',
     '--output', path.join(dir, `rx${i + 1}.bin`), '--report', path.join(dir, `rx${i + 1}.json`)]));
-  await sleep(500);
+  await Promise.all(rx.map((r) => childStderrMatch(r.child, LISTENING)));
   const started = Date.now();
   const send = dbcastIn(sender.ns, ['send', ...net, '--min-receivers', '2', '--min-wait-sec', '1', '--max-wait-sec', '20',
     '--idle-timeout-sec', '5', '--max-rate-mbps', String(RATE_MBPS), '--report', path.join(dir, 's.json'),
@@ -146,8 +146,9 @@ async function attackRun(t: tap.Test, id: string, a: Attack) {
   // The victim's counter does count: one 100-byte datagram from the sender is 1 packet, 128 bytes (IP).
   execFileSync('ip', ['netns', 'exec', sender.ns, process.execPath, '-e',
     `const s=require('dgram').createSocket('udp4');s.send(Buffer.alloc(100),9,'${victim.address}',()=>s.close())`]);
-  await sleep(200);
-  const probe = nftCounter(victim.ns, 'netdev', 'victim', 'unicast');
+  // Wait for the probe to reach the victim's counter (up to 5 s), not for a fixed time.
+  let probe = nftCounter(victim.ns, 'netdev', 'victim', 'unicast');
+  for (const endMs = Date.now() + 5000; probe.packets === atVictim.packets && Date.now() < endMs; probe = nftCounter(victim.ns, 'netdev', 'victim', 'unicast')) await sleep(20);
   const reportFile = path.join(dir, 's.json');
   const report = fs.existsSync(reportFile) ? JSON.parse(fs.readFileSync(reportFile, 'utf8')) : null;
   const outputs = [1, 2].map((i) => { const f = path.join(dir, `rx${i}.bin`); return fs.existsSync(f) ? sha256File(f) : null; });

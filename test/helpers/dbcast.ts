@@ -65,3 +65,28 @@ export function sha256File(file: string): string {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** What `dbcast receive` prints once its sockets are bound and in the group. */
+export const LISTENING = /listening for job/;
+
+/** Resolves once every receiver said it listens: a sender started after that reaches them all. */
+export async function listening(receivers: Run[], timeoutMs = 60_000): Promise<void> {
+  await Promise.all(receivers.map((r) => r.stderrMatch(LISTENING, timeoutMs)));
+}
+
+/**
+ * For a child not started by `dbcast()`: resolves once its stderr matches `re`; rejects when
+ * it exits first or after `timeoutMs`. Call it in the tick the child was spawned, so no
+ * output is missed.
+ */
+export function childStderrMatch(child: ChildProcess, re: RegExp, timeoutMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const stop = (): void => { child.stderr?.off('data', onData); child.off('close', onClose); clearTimeout(timer); };
+    const onData = (d: Buffer): void => { text += d.toString(); if (re.test(text)) { stop(); resolve(); } };
+    const onClose = (): void => { stop(); reject(new Error(`exited before stderr matched ${re}:\n${text}`)); };
+    const timer = setTimeout(() => { stop(); reject(new Error(`stderr never matched ${re} in ${timeoutMs} ms:\n${text}`)); }, timeoutMs);
+    child.stderr?.on('data', onData);
+    child.on('close', onClose);
+  });
+}
