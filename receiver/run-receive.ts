@@ -16,7 +16,7 @@ import { checkOutputDirectory, SafeFileError } from '../runtime/safe-file';
 import { addSeenSession, readSeenSessions } from '../runtime/seen-sessions';
 import { stdoutKind } from '../runtime/stdio';
 import type { Logger } from '../runtime/log';
-import { bindSocket, enlargeBuffers } from '../runtime/net';
+import { bindSocket, enlargeBuffers, requireLocalAddress } from '../runtime/net';
 import type { ReceiveOptions } from './receive-options';
 import { UsageError } from '../runtime/usage-error';
 import { preflightRestore, type ReadyRestore } from './restore/preflight';
@@ -46,6 +46,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   if (opts.stdout && stdoutKind() === 'tty') {
     throw new UsageError('output', 'a file (--output FILE), a command (--pipe CMD), or stdout redirected away from the terminal', 'stdout is a terminal');
   }
+  requireLocalAddress(opts.interfaceAddress);
   const outputDir = opts.outputFile ? path.dirname(path.resolve(opts.outputFile)) : opts.archive?.dir;
   if (outputDir) {
     try { fs.accessSync(outputDir, fs.constants.W_OK); } catch {

@@ -4,10 +4,19 @@ import * as fs from 'fs';
 import * as os from 'os';
 import { UsageError } from './usage-error';
 
-/** Resolve `--interface` (a name like eth0, or an IPv4 address) to an IPv4 address. */
+const isIpv4 = (v: string): boolean => /^\d{1,3}(\.\d{1,3}){3}$/.test(v) && v.split('.').every((x) => Number(x) <= 255);
+
+const isMulticast = (v: string): boolean => { const first = Number(v.split('.')[0]); return first >= 224 && first <= 239; };
+
+/** Resolve `--interface` (a name like eth0, or an IPv4 address) to an IPv4 address. An address
+ *  is not required to be this host's here: a config may be checked on another host
+ *  (requireLocalAddress checks it where the socket is bound). */
 export function resolveInterface(value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined;
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(value)) return value;
+  if (/^[\d.]+$/.test(value)) {
+    if (isIpv4(value)) return value;
+    throw new UsageError('interface', 'an interface name or an IPv4 address such as 10.0.0.5', value);
+  }
   const addrs = os.networkInterfaces()[value];
   const v4 = addrs?.find((a) => a.family === 'IPv4');
   if (!v4) {
@@ -17,9 +26,31 @@ export function resolveInterface(value: string | undefined): string | undefined 
   return v4.address;
 }
 
+/** This host's IPv4 addresses. */
+export function localAddresses(): string[] {
+  return Object.values(os.networkInterfaces()).flatMap((list) => list ?? [])
+    .filter((a) => a.family === 'IPv4').map((a) => a.address);
+}
+
+/** Before binding: an --interface address this host does not have is a local setup error (the
+ *  kernel would refuse the bind or the group membership with EADDRNOTAVAIL). */
+export function requireLocalAddress(address: string | undefined): void {
+  if (address === undefined || address === '0.0.0.0') return;
+  const local = localAddresses();
+  if (!local.includes(address)) {
+    throw new UsageError('interface', `an address of this host (${local.join(', ')}) or an interface name`, address);
+  }
+}
+
+/** A bind the user may not do (a port below 1024 without the capability) is a setup error
+ *  naming --port; other errors are passed on as they are. */
 export function bindSocket(sock: dgram.Socket, port: number, address?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
+    const onError = (err: NodeJS.ErrnoException): void => {
+      if (err.code === 'EACCES' && port > 0) reject(new UsageError('port', 'a port this user may bind (1024 or above, or CAP_NET_BIND_SERVICE)', port));
+      else if (err.code === 'EADDRNOTAVAIL' && address !== undefined && !isMulticast(address)) reject(new UsageError('interface', 'an address of this host', address));
+      else reject(err);
+    };
     sock.once('error', onError);
     sock.bind(port, address, () => { sock.off('error', onError); resolve(); });
   });

@@ -4,7 +4,7 @@ import * as dgram from 'dgram';
 import { SENDER_TIMING_DEFAULTS, SenderSession, type SenderReport, type Transmit } from '../protocol';
 import { EXIT } from '../runtime/exit-codes';
 import type { Logger } from '../runtime/log';
-import { bindSocket, enlargeBuffers, inNetworks, type Network } from '../runtime/net';
+import { bindSocket, enlargeBuffers, inNetworks, requireLocalAddress, type Network } from '../runtime/net';
 import { nowMs } from '../runtime/clock';
 import { wire } from '../runtime/keyed';
 import { mib, startProgress } from '../runtime/progress';
@@ -40,6 +40,7 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   if (!opts.command && process.stdin.isTTY) {
     throw new UsageError('command', 'a dump command (--command "pg_dump -Fc app"), or the dump piped into stdin', 'stdin is a terminal');
   }
+  requireLocalAddress(opts.interfaceAddress);
   const sock = dgram.createSocket({ type: 'udp4' });
   await bindSocket(sock, 0, opts.interfaceAddress);
   if (opts.interfaceAddress) sock.setMulticastInterface(opts.interfaceAddress);
@@ -93,8 +94,8 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
 
   const run = (): void => {
     const now = nowMs();
+    pumpInput(); // before the deadlines: a stalled-input flush must not cut a packet the input can fill
     session.handleTimeout(now);
-    pumpInput();
     let sent = 0;
     while (sent < SEND_BATCH && sock.getSendQueueCount() < MAX_SEND_QUEUE) {
       const t = session.pollTransmit(now);

@@ -1,45 +1,122 @@
 // The flags of `dbcast send` and `dbcast receive`. The daemon's config accepts the same names
 // as keys (src/config.ts), so this table is the one list of both. The --restore flags come
-// from the restore presets (receiver/restore/restore-flags.ts).
+// from the restore presets (receiver/restore/restore-flags.ts); their help form is added here.
+//
+// The types, placeholders, groups and defaults are for help only: the values are read as the
+// text given (flagValues below) and validated by src/options.ts, so a bad number is reported
+// with its flag and expected form, never turned into NaN or a default.
+import { Parser } from 'yargs/helpers';
+import { PRESET_NAMES } from '../receiver/restore/presets';
 import { RESTORE_FLAGS } from '../receiver/restore/restore-flags';
 
+export const GROUPS = ['Network', 'Transfer', 'Receivers', 'Input', 'Output', 'Restore', 'Security', 'Logging'] as const;
+export type FlagGroup = (typeof GROUPS)[number];
+
+export interface Flag {
+  /** As help shows it; the value itself is validated by src/options.ts. */
+  readonly type: 'string' | 'number' | 'boolean';
+  readonly describe: string;
+  readonly group: FlagGroup;
+  /** The value's form in help: --group ADDR. */
+  readonly placeholder?: string;
+  /** Shown as [default: ...]; never applied by the parser (src/options.ts has the defaults). */
+  readonly defaultDescription?: string;
+  readonly choices?: readonly string[];
+  readonly array?: boolean;
+}
+type FlagTable = Readonly<Record<string, Flag>>;
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'verbose', 'debug'] as const;
+
 export const COMMON = {
-  group: { type: 'string', describe: 'IPv4 multicast group [239.255.42.1]' },
-  port: { type: 'string', describe: 'UDP port of the group [9000]' },
-  interface: { type: 'string', describe: 'interface name or IPv4 address to use for multicast [routing default]' },
-  job: { type: 'string', describe: 'job name; sender and receivers must agree [default]' },
-  'idle-timeout-sec': { type: 'string', describe: 'give up on a peer silent this long [15]' },
-  'log-level': { type: 'string', describe: 'error, warn, info, verbose or debug [info]' },
-  'key-file': { type: 'string', describe: 'pre-shared 32-byte key: every packet AES-256-GCM sealed; sender and receivers need the same key [none: CRC-32 only]' },
-} as const;
+  group: { type: 'string', group: 'Network', placeholder: 'ADDR', describe: 'IPv4 multicast group', defaultDescription: '239.255.42.1' },
+  port: { type: 'number', group: 'Network', placeholder: 'PORT', describe: 'UDP port of the group', defaultDescription: '9000' },
+  interface: { type: 'string', group: 'Network', placeholder: 'NAME|ADDR', describe: 'interface name or IPv4 address of this host to use for multicast', defaultDescription: 'routing default' },
+  job: { type: 'string', group: 'Transfer', placeholder: 'NAME', describe: 'job name (sender and receivers must agree)', defaultDescription: 'default' },
+  'idle-timeout-sec': { type: 'number', group: 'Transfer', placeholder: 'SEC', describe: 'give up on a peer silent this long', defaultDescription: '15' },
+  'log-level': { type: 'string', group: 'Logging', placeholder: 'LEVEL', describe: 'least severe messages logged', choices: LOG_LEVELS, defaultDescription: 'info' },
+  'key-file': { type: 'string', group: 'Security', placeholder: 'FILE', describe: 'pre-shared 32-byte key: every packet AES-256-GCM sealed; sender and receivers need the same key', defaultDescription: 'none: CRC-32 only' },
+} as const satisfies FlagTable;
 
 export const SEND = {
-  command: { type: 'string', describe: 'dump command to run (its exit status is checked); else read stdin' },
-  ttl: { type: 'string', describe: 'multicast TTL (1 = this subnet only) [1]' },
-  receivers: { type: 'string', describe: 'comma-separated receiver names: only these may join; min-receivers defaults to their number [anyone]' },
-  'min-receivers': { type: 'string', describe: 'start as soon as this many receivers joined [1]' },
-  'min-wait-sec': { type: 'string', describe: 'after the first join, wait at least this long for more [0]' },
-  'max-wait-sec': { type: 'string', describe: 'stop waiting for --min-receivers after this long; 0 = forever [0]' },
-  'max-wait-min-receivers': { type: 'string', describe: 'at --max-wait-sec, start if at least this many joined [--min-receivers]' },
-  'max-rate-mbps': { type: 'string', describe: 'maximum send rate, megabits per second of Ethernet frames (headers, preamble and gap counted) [1000]' },
-  'payload-bytes': { type: 'string', describe: 'data bytes per datagram, or auto [auto: fills one frame of the outgoing interface\'s MTU (at most 9000): 1448 at MTU 1500, 8948 at 9000]' },
-  'window-mib': { type: 'string', describe: 'unacknowledged data kept for repairs, MiB [64]' },
-  'receiver-networks': { type: 'string', describe: 'receivers may join only from these IPv4 networks (CIDR, comma-separated), or any [the networks of the outgoing interface]' },
-  'drop-after-sec': { type: 'string', describe: 'drop a receiver that stays over half a window behind the fastest this long; 0 = never [0]' },
-  report: { type: 'string', describe: 'also write the final report as JSON to this file' },
-} as const;
+  command: { type: 'string', group: 'Input', placeholder: 'CMD', describe: 'dump command to run (its exit status is checked); else read stdin' },
+  ttl: { type: 'number', group: 'Network', placeholder: 'N', describe: 'multicast TTL (1 = this subnet only)', defaultDescription: '1' },
+  receivers: { type: 'string', group: 'Receivers', placeholder: 'NAMES', describe: 'comma-separated receiver names: only these may join; --min-receivers defaults to their number', defaultDescription: 'anyone' },
+  'min-receivers': { type: 'number', group: 'Receivers', placeholder: 'N', describe: 'start as soon as this many receivers joined', defaultDescription: '1' },
+  'min-wait-sec': { type: 'number', group: 'Receivers', placeholder: 'SEC', describe: 'after the first join, wait at least this long for more', defaultDescription: '0' },
+  'max-wait-sec': { type: 'number', group: 'Receivers', placeholder: 'SEC', describe: 'stop waiting for --min-receivers after this long; 0 = forever', defaultDescription: '0' },
+  'max-wait-min-receivers': { type: 'number', group: 'Receivers', placeholder: 'N', describe: 'at --max-wait-sec, start if at least this many joined', defaultDescription: '--min-receivers' },
+  'max-rate-mbps': { type: 'number', group: 'Transfer', placeholder: 'MBPS', describe: 'maximum send rate, megabits per second of Ethernet frames (headers, preamble and gap counted)', defaultDescription: '1000' },
+  'payload-bytes': { type: 'string', group: 'Transfer', placeholder: 'N|auto', describe: 'data bytes per datagram; auto fills one frame of the outgoing interface\'s MTU (at most 9000): 1448 at MTU 1500, 8948 at 9000', defaultDescription: 'auto' },
+  'window-mib': { type: 'number', group: 'Transfer', placeholder: 'MIB', describe: 'unacknowledged data kept for repairs, MiB', defaultDescription: '64' },
+  'receiver-networks': { type: 'string', group: 'Security', placeholder: 'CIDRS|any', describe: 'receivers may join only from these IPv4 networks (comma-separated)', defaultDescription: 'the networks of the outgoing interface' },
+  'drop-after-sec': { type: 'number', group: 'Receivers', placeholder: 'SEC', describe: 'drop a receiver that stays over half a window behind the fastest this long; 0 = never', defaultDescription: '0' },
+  report: { type: 'string', group: 'Output', placeholder: 'FILE', describe: 'also write the final report as JSON to this file' },
+} as const satisfies FlagTable;
+
+/** Help form of the restore presets' flags (their tables say only string or boolean). */
+const RESTORE_HELP: Readonly<Record<string, Partial<Flag>>> = {
+  restore: { placeholder: 'PRESET', choices: PRESET_NAMES },
+  database: { placeholder: 'DB' },
+  'db-host': { placeholder: 'HOST' },
+  'db-port': { placeholder: 'PORT', type: 'number' },
+  'db-user': { placeholder: 'USER' },
+  'restore-arg': { placeholder: 'OPT' },
+  'spool-dir': { placeholder: 'DIR' },
+  'restore-user': { placeholder: 'USER' },
+  jobs: { placeholder: 'N|auto' },
+};
+
+/** A preset flag as help shows it: a trailing "[default]" in its text becomes the default. */
+function restoreFlag(key: string, spec: { type: 'string' | 'boolean'; describe: string; array?: boolean }): Flag {
+  const m = /^(.*?)\s*\[([^\]]*)\]$/.exec(spec.describe);
+  return {
+    type: spec.type, group: 'Restore', describe: m ? m[1] : spec.describe,
+    ...(m ? { defaultDescription: m[2] } : {}), ...(spec.array ? { array: true } : {}), ...RESTORE_HELP[key],
+  };
+}
+
+type RestoreTable = { readonly [K in keyof typeof RESTORE_FLAGS]: Flag };
+const RESTORE = Object.fromEntries(Object.entries(RESTORE_FLAGS).map(([k, v]) => [k, restoreFlag(k, v)])) as RestoreTable;
 
 export const RECEIVE = {
-  output: { type: 'string', describe: 'write the stream to FILE (as a temp file beside it until verified), or archive into DIR / a name template with {timestamp} {job} {name}' },
-  keep: { type: 'string', describe: 'archive: keep this many newest files of the template, remove older ones; 0 = all [0]' },
-  ...RESTORE_FLAGS,
-  pipe: { type: 'string', describe: 'feed the stream to this command (e.g. "pg_restore -d app")' },
-  stdout: { type: 'boolean', describe: 'write to stdout too (the default when no --output/--pipe)' },
-  name: { type: 'string', describe: 'receiver name in the sender\'s report [hostname]' },
-  sender: { type: 'string', describe: 'follow only a sender at this IPv4 address [any sender of the job]' },
-  report: { type: 'string', describe: 'also write this receiver\'s result as JSON to this file' },
-  'start-timeout-sec': { type: 'string', describe: 'give up if no sender accepted us this long; 0 = wait forever [0]' },
-  'max-clock-skew-sec': { type: 'string', describe: 'refuse a sender whose announce is further than this from our clock: a replay, or clocks out of sync [300]' },
-  'seen-sessions': { type: 'string', describe: 'file of session ids already received: refused if announced again; a verified session is added (the daemon sets one per job)' },
-  'max-window-mib': { type: 'string', describe: 'refuse senders whose window needs more memory than this [1024]' },
-} as const;
+  output: { type: 'string', group: 'Output', placeholder: 'PATH', describe: 'write the stream to FILE (as a temp file beside it until verified), or archive into DIR / a name template with {timestamp} {job} {name}' },
+  keep: { type: 'number', group: 'Output', placeholder: 'N', describe: 'archive: keep this many newest files of the template, remove older ones; 0 = all', defaultDescription: '0' },
+  ...RESTORE,
+  pipe: { type: 'string', group: 'Output', placeholder: 'CMD', describe: 'feed the stream to this command (e.g. "pg_restore -d app")' },
+  stdout: { type: 'boolean', group: 'Output', describe: 'write to stdout too (the default when no --output/--pipe/--restore)' },
+  name: { type: 'string', group: 'Transfer', placeholder: 'NAME', describe: 'receiver name in the sender\'s report', defaultDescription: 'hostname' },
+  sender: { type: 'string', group: 'Network', placeholder: 'ADDR', describe: 'follow only a sender at this IPv4 address', defaultDescription: 'any sender of the job' },
+  report: { type: 'string', group: 'Output', placeholder: 'FILE', describe: 'also write this receiver\'s result as JSON to this file' },
+  'start-timeout-sec': { type: 'number', group: 'Transfer', placeholder: 'SEC', describe: 'give up if no sender accepted us this long; 0 = wait forever', defaultDescription: '0' },
+  'max-clock-skew-sec': { type: 'number', group: 'Security', placeholder: 'SEC', describe: 'refuse a sender whose announce is further than this from our clock: a replay, or clocks out of sync', defaultDescription: '300' },
+  'seen-sessions': { type: 'string', group: 'Security', placeholder: 'FILE', describe: 'file of session ids already received: refused if announced again; a verified session is added (the daemon sets one per job)' },
+  'max-window-mib': { type: 'number', group: 'Transfer', placeholder: 'MIB', describe: 'refuse senders whose window needs more memory than this', defaultDescription: '1024' },
+} as const satisfies FlagTable;
+
+/** yargs options for help: typed, grouped in GROUPS order, the placeholder before the text. */
+export function helpOptions(table: FlagTable): Record<string, Record<string, unknown>> {
+  const rank = (f: Flag): number => GROUPS.indexOf(f.group);
+  const entries = Object.entries(table).sort(([, a], [, b]) => rank(a) - rank(b));
+  return Object.fromEntries(entries.map(([key, f]) => [key, {
+    type: f.type,
+    group: `${f.group}:`,
+    describe: f.placeholder ? `${f.placeholder}: ${f.describe}` : f.describe,
+    ...(f.defaultDescription !== undefined ? { defaultDescription: f.defaultDescription } : {}),
+    ...(f.choices ? { choices: f.choices } : {}),
+    ...(f.array ? { array: true } : {}),
+  }]));
+}
+
+/** The flags as given on the command line, as text (booleans as booleans, repeatable flags as
+ *  lists): what src/options.ts validates, as it validates a config file's values. */
+export function flagValues(args: readonly string[], table: FlagTable): Record<string, unknown> {
+  const keys = Object.keys(table);
+  const parsed = Parser(args as string[], {
+    string: keys.filter((k) => table[k].type !== 'boolean'),
+    boolean: keys.filter((k) => table[k].type === 'boolean'),
+    array: keys.filter((k) => table[k].array),
+    configuration: { 'camel-case-expansion': false, 'dot-notation': false },
+  });
+  return Object.fromEntries(keys.filter((k) => parsed[k] !== undefined).map((k) => [k, parsed[k]]));
+}

@@ -121,7 +121,7 @@ function output(raw: Raw): { outputFile?: string; archive?: ArchiveSpec } {
   const keep = num(raw, 'keep', 0, 0, 100_000, true);
   const form = `a file, a directory, or a name template with ${ARCHIVE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')} (e.g. /srv/dumps/app-{timestamp}.dump)`;
   if (v === undefined) {
-    if (raw.keep !== undefined) throw new UsageError('keep', 'used with --output DIR or --output with {timestamp}', raw.keep);
+    if (raw.keep !== undefined) throw UsageError.onlyWith('keep', '--output DIR or an --output name template with {timestamp}', raw.keep);
     return {};
   }
   let dir: string; let template: string;
@@ -131,10 +131,10 @@ function output(raw: Raw): { outputFile?: string; archive?: ArchiveSpec } {
     if (dir.includes('{')) throw new UsageError('output', `${form}; placeholders only in the file name`, v);
     for (const m of template.matchAll(/\{([^}]*)\}?/g)) if (!ARCHIVE_PLACEHOLDERS.includes(m[1]) || !m[0].endsWith('}')) throw new UsageError('output', form, v);
   } else {
-    if (raw.keep !== undefined) throw new UsageError('keep', 'used with --output DIR or --output with {timestamp}', raw.keep);
+    if (raw.keep !== undefined) throw UsageError.onlyWith('keep', '--output DIR or an --output name template with {timestamp}', raw.keep);
     return { outputFile: v };
   }
-  if (keep > 0 && !template.includes('{timestamp}')) throw new UsageError('keep', 'used with a name template containing {timestamp}', raw.keep);
+  if (keep > 0 && !template.includes('{timestamp}')) throw UsageError.onlyWith('keep', 'an --output name template containing {timestamp}', raw.keep);
   return { archive: { dir, template, keep } };
 }
 

@@ -29,7 +29,7 @@ function restoreArgs(raw: FlagValues, preset: RestorePreset): string[] {
 
 /** A flag given where it means nothing is refused, naming what it belongs to. */
 function refuseUnless(raw: FlagValues, key: string, what: string): void {
-  if (raw[key] !== undefined && raw[key] !== false) throw new UsageError(key, `used with ${what}`, raw[key]);
+  if (raw[key] !== undefined && raw[key] !== false) throw UsageError.onlyWith(key, what, raw[key]);
 }
 
 export function parseRestoreOptions(raw: FlagValues): PresetTarget | undefined {
