@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { randomBytes } from 'crypto';
-import { BIN, dbcast, randomFile, sha256File, sleep, tempDir } from './helpers/dbcast';
+import { BIN, dbcast, listening, randomFile, sha256File, sleep, tempDir } from './helpers/dbcast';
 
 /** Temp files of any name (they are .FILE.<random>.partial) left in dir. */
 const partials = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.endsWith('.partial'));
@@ -16,7 +16,7 @@ t.test('3 receivers x 64 MiB to --output: byte-exact, report says ok', async (t)
   const input = path.join(dir, 'in.bin');
   const hash = randomFile(input, 64 << 20);
   const receivers = [1, 2, 3].map((i) => dbcast(['receive', ...net(9301, 'big'), '--name', `r${i}`, '--output', path.join(dir, `out${i}.dump`), '--start-timeout-sec', '30']));
-  await sleep(300);
+  await listening(receivers);
   const started = Date.now();
   const send = dbcast(['send', ...net(9301, 'big'), '--min-receivers', '3', '--report', path.join(dir, 'report.json')], { stdinFile: input });
   const s = await send.done;
@@ -42,7 +42,7 @@ t.test('stdout, --pipe and a failing --pipe beside --output', async (t) => {
   const a = dbcast(['receive', ...net(9302, 'sinks'), '--name', 'to-stdout'], { stdoutFile: path.join(dir, 'a.out') });
   const b = dbcast(['receive', ...net(9302, 'sinks'), '--name', 'to-pipe', '--pipe', `sha256sum > ${path.join(dir, 'b.sum')}`]);
   const c = dbcast(['receive', ...net(9302, 'sinks'), '--name', 'tee-and-bad-restore', '--output', path.join(dir, 'c.dump'), '--pipe', 'head -c 1000 >/dev/null; exit 3']);
-  await sleep(300);
+  await listening([a, b, c]);
   const s = await dbcast(['send', ...net(9302, 'sinks'), '--min-receivers', '3', '--report', path.join(dir, 'r.json')], { stdinFile: input }).done;
   const [ra, rb, rc] = await Promise.all([a.done, b.done, c.done]);
   t.equal(ra.code, 0, 'exit code', { stderr: ra.stderr });
@@ -64,7 +64,7 @@ t.test('stdout, --pipe and a failing --pipe beside --output', async (t) => {
 t.test('a failing dump command aborts everyone, leaves no file, exits 5', async (t) => {
   const dir = tempDir(t);
   const rx = [1, 2].map((i) => dbcast(['receive', ...net(9303, 'abort'), '--output', path.join(dir, `o${i}.dump`)]));
-  await sleep(300);
+  await listening(rx); // a sender that aborts before one joined would leave it listening for ever
   const cmd = 'head -c 3000000 /dev/urandom; echo "pg_dump: error: connection lost" >&2; exit 3';
   const s = await dbcast(['send', ...net(9303, 'abort'), '--min-receivers', '2', '--command', cmd]).done;
   const rs = await Promise.all(rx.map((r) => r.done));
@@ -83,10 +83,10 @@ t.test('a killed receiver is dropped; the others finish; the sender exits 4', as
   const input = path.join(dir, 'in.bin');
   const hash = randomFile(input, 48 << 20);
   const rx = [1, 2, 3].map((i) => dbcast(['receive', ...net(9304, 'kill'), '--name', `k${i}`, '--output', path.join(dir, `o${i}.dump`)]));
-  await sleep(300);
+  await listening(rx);
   const send = dbcast(['send', ...net(9304, 'kill'), '--min-receivers', '3', '--max-rate-mbps', '100', '--idle-timeout-sec', '2', '--report', path.join(dir, 'r.json')], { stdinFile: input });
   await send.stderrMatch(/starting transfer/);
-  await sleep(300);
+  await sleep(300); // part of the scenario: let data flow before the kill, so k3 dies mid-transfer
   rx[2].child.kill('SIGKILL');
   const s = await send.done;
   const rs = await Promise.all(rx.map((r) => r.done));
@@ -108,10 +108,10 @@ t.test('a killed sender: receivers time out (exit 8), kill their restore, keep n
   const marker = path.join(dir, 'restore-finished');
   const rx = [1, 2].map((i) => dbcast(['receive', ...net(9307, 'sender-dies'), '--idle-timeout-sec', '2', '--output', path.join(dir, `o${i}.dump`),
     '--pipe', `cat >/dev/null && touch ${marker}`]));
-  await sleep(300);
+  await listening(rx);
   const send = dbcast(['send', ...net(9307, 'sender-dies'), '--min-receivers', '2', '--max-rate-mbps', '100'], { stdinFile: input });
   await send.stderrMatch(/starting transfer/);
-  await sleep(300);
+  await sleep(300); // part of the scenario: the sender dies mid-transfer, not before the first packet
   send.child.kill('SIGKILL');
   const rs = await Promise.all(rx.map((r) => r.done));
   for (const [i, r] of rs.entries()) {
@@ -129,7 +129,7 @@ t.test('a slow restore slows the dump: sender memory stays bounded by the window
   const slow = `${process.execPath} -e "process.stdin.on('data',()=>{process.stdin.pause();setTimeout(()=>process.stdin.resume(),2)})"`;
   const fast = dbcast(['receive', ...net(9306, 'slow'), '--name', 'fast', '--pipe', `sha256sum > ${path.join(dir, 'fast.sum')}`]);
   const slowRx = dbcast(['receive', ...net(9306, 'slow'), '--name', 'slow', '--pipe', slow]);
-  await sleep(300);
+  await listening([fast, slowRx]);
   const bytes = 256 << 20;
   const s = await dbcast(['send', ...net(9306, 'slow'), '--min-receivers', '2', '--window-mib', '4', '--payload-bytes', '8192',
     '--command', `head -c ${bytes} /dev/zero`, '--report', path.join(dir, 'r.json')]).done;
@@ -178,7 +178,7 @@ t.test('a progress line on a terminal, none in a pipe', async (t) => {
   const input = path.join(dir, 'in.bin');
   randomFile(input, 24 << 20);
   const rx = dbcast(['receive', ...net(9308, 'progress'), '--output', path.join(dir, 'o.bin')]);
-  await sleep(300);
+  await listening([rx]);
   // `script` gives the sender a pseudo-terminal as stderr; the rate cap makes the run last > 1 s.
   const tty = spawnSync('script', ['-qec', `${process.execPath} ${BIN} send ${net(9308, 'progress').join(' ')} --max-rate-mbps 80 < ${input}`, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
   const r = await rx.done;
@@ -197,7 +197,7 @@ t.test('keyed mode: the key holder gets the stream; a wrong key or no key gets n
   const ok = dbcast(['receive', ...net(9309, 'keyed'), '--key-file', right, '--output', path.join(dir, 'ok.bin')]);
   const bad = dbcast(['receive', ...net(9309, 'keyed'), '--key-file', wrong, '--start-timeout-sec', '4', '--output', path.join(dir, 'bad.bin')]);
   const none = dbcast(['receive', ...net(9309, 'keyed'), '--start-timeout-sec', '4', '--output', path.join(dir, 'none.bin')]);
-  await sleep(300);
+  await listening([ok, bad, none]);
   const s = await dbcast(['send', ...net(9309, 'keyed'), '--key-file', right, '--min-wait-sec', '1'], { stdinFile: input }).done;
   const [rOk, rBad, rNone] = await Promise.all([ok.done, bad.done, none.done]);
   t.equal(s.code, 0, 'sender exit 0', { stderr: s.stderr });
@@ -217,7 +217,7 @@ t.test('--receivers lets only the named in; --sender follows only that address',
   const named = dbcast(['receive', ...net(9310, 'named'), '--name', 'replica1', '--sender', '127.0.0.1', '--output', path.join(dir, 'a.bin')]);
   const intruder = dbcast(['receive', ...net(9310, 'named'), '--name', 'intruder', '--start-timeout-sec', '5', '--output', path.join(dir, 'b.bin')]);
   const elsewhere = dbcast(['receive', ...net(9310, 'named'), '--name', 'replica2', '--sender', '10.9.9.9', '--start-timeout-sec', '4', '--output', path.join(dir, 'c.bin')]);
-  await sleep(300);
+  await listening([named, intruder, elsewhere]);
   const s = await dbcast(['send', ...net(9310, 'named'), '--receivers', 'replica1', '--min-wait-sec', '1'], { stdinFile: input }).done;
   const [a, b, c] = await Promise.all([named.done, intruder.done, elsewhere.done]);
   t.equal(s.code, 0, 'sender exit 0', { stderr: s.stderr });
