@@ -147,7 +147,7 @@ t.test('--receivers: a name joins once; a second JOIN with it from elsewhere is 
   t.equal(twin.result?.code, 'refused');
   t.match(twin.result?.message ?? '', /duplicate-name/);
   t.same(s.report().refused.map((x) => [x.name, x.reason]), [['r0', 'duplicate-name']]);
-  t.same(s.report().receivers.map((x) => x.name), ['r0'], 'one r0 in the table');
+  t.same(s.report().receivers.map((x) => [x.name, x.outcome]), [['r0', 'incomplete'], ['r1', 'missing']], 'one r0 in the table (r1, expected, has its missing row)');
 });
 
 t.test('JOINs from outside the accepted networks are dropped unanswered', async (t) => {
