@@ -19,6 +19,8 @@ export interface RunRecord {
   ok: boolean;
   /** Absent in records written before it existed: see runResult. */
   result?: RunResult;
+  /** The daemon's id of the run (in its log lines and hooks' DBCAST_RUN_ID); absent in older records. */
+  runId?: string;
   /** Why a run did not happen or what went wrong, in a line. */
   note: string;
   /** The run's --report JSON (sender: every receiver with outcome, restore, clock offset). */

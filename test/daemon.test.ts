@@ -96,10 +96,19 @@ t.test('scheduled send, always-listening and windowed receivers, run records, st
   t.equal(archives.filter((f) => /^always-\d{8}T\d{6}Z\.dump$/.test(f)).length, 2, 'retention: 2 or more runs archived, 2 archives kept (keep: 2)');
   t.ok(archives.some((f) => f.startsWith('windowed-')), 'the windowed receiver archived too');
 
-  t.match(metrics, /dbcast_last_success_timestamp_seconds\{job="nightly",role="send"\} \d+/, 'metrics: last success per job');
-  t.match(metrics, /dbcast_receiver_ok\{job="nightly",receiver="windowed"\} 1/, 'metrics: per receiver');
-  t.match(metrics, /dbcast_last_run_ok\{job="slow",role="send"\} 0/, 'metrics: the failing job');
-  t.match(metrics, /dbcast_last_run_bytes\{job="nightly",role="send"\} 3000000/);
+  t.match(metrics, /dbcast_last_success_timestamp_seconds\{dbcast_job="nightly",role="send"\} \d+/, 'metrics: last success per job');
+  t.match(metrics, /dbcast_receiver_ok\{dbcast_job="nightly",receiver="windowed"\} 1/, 'metrics: per receiver');
+  t.match(metrics, /dbcast_receiver_last_seen_timestamp_seconds\{dbcast_job="nightly",receiver="windowed"\} \d+/, 'metrics: when each receiver was last seen');
+  t.match(metrics, /dbcast_last_run_ok\{dbcast_job="slow",role="send"\} 0/, 'metrics: the failing job');
+  t.match(metrics, /dbcast_last_run_bytes\{dbcast_job="nightly",role="send"\} 3000000/);
+  t.match(metrics, /dbcast_runs_total\{dbcast_job="nightly",role="send",result="ok"\} [1-9]\d*/, 'metrics: runs counted by result');
+  t.match(metrics, /dbcast_runs_total\{dbcast_job="slow",role="send",result="failed"\} [1-9]\d*/);
+  t.match(metrics, /dbcast_runs_not_started_total\{dbcast_job="slow",role="send",reason="skipped"\} [1-9]\d*/);
+  t.match(metrics, /dbcast_next_run_timestamp_seconds\{dbcast_job="nightly",role="send"\} \d+/, 'metrics: next run of a scheduled job');
+  t.match(metrics, /dbcast_build_info\{version="[^"]+",nodejs_version="[^"]+"\} 1/);
+  const promtool = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+  if (promtool.error && !process.env.CI) t.comment('promtool not installed (Debian: apt-get install prometheus): the live exposition is not checked');
+  else t.equal(promtool.status, 0, `promtool check metrics on the live daemon: ${promtool.stdout}${promtool.stderr}`);
 
   const st = spawnSync(process.execPath, [BIN, 'status', '--state-dir', sd], { encoding: 'utf8' });
   t.equal(st.status, 2, 'status exits 2 (CRITICAL): the slow job failed (nobody came)');

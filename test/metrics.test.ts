@@ -139,24 +139,25 @@ async function samples(m: DaemonMetrics, metric: string): Promise<Record<string,
   return out;
 }
 
-t.test('runs are counted by result; a degraded run is not a success; skipped runs apart', async (t) => {
+t.test('runs are counted by result; a degraded run is not a success; skipped and missed runs apart', async (t) => {
   const m = new DaemonMetrics('9.9.9');
   m.record(sendRun('nightly', T0, [{ name: 'a', repairs: 1 }]));
   // A degraded run: the sender's exit 10, ok false, result written by the job runner.
   m.record({ ...sendRun('nightly', T0 + DAY, [{ name: 'a' }, { name: 'b', outcome: 'missing' }]), exitCode: 10, ok: false, result: 'degraded', note: 'b: never-joined' });
   m.record({ ...sendRun('nightly', T0 + 2 * DAY, [], false), report: null, note: 'exit 5, no report' });
-  m.record({ ...sendRun('nightly', T0 + 2 * DAY, [], false), report: null, note: 'skipped: the previous run is still going' });
+  m.record({ ...sendRun('nightly', T0 + 2 * DAY + HOUR, [], false), exitCode: null, report: null, note: 'skipped: the previous run is still going' });
   m.record({ ...sendRun('nightly', T0 + 3 * DAY, []), role: 'receive', report: { bytesDelivered: 500, repairsRequested: 7 } });
   t.same(await samples(m, 'dbcast_runs_total'), {
     'dbcast_job=nightly,result=ok,role=send': 1, 'dbcast_job=nightly,result=degraded,role=send': 1, 'dbcast_job=nightly,result=failed,role=send': 1,
     'dbcast_job=nightly,result=ok,role=receive': 1,
   });
-  t.same(await samples(m, 'dbcast_runs_skipped_total'), { 'dbcast_job=nightly,role=send': 1 });
+  m.record({ ...sendRun('nightly', T0 + 2 * DAY + HOUR, [], false), exitCode: null, report: null, result: 'missed', note: 'missed: the daemon was not running for the run at ...' });
+  t.same(await samples(m, 'dbcast_runs_not_started_total'), { 'dbcast_job=nightly,reason=skipped,role=send': 1, 'dbcast_job=nightly,reason=missed,role=send': 1 });
   t.same(await samples(m, 'dbcast_bytes_total'), { 'dbcast_job=nightly,role=send': 2000, 'dbcast_job=nightly,role=receive': 500 }, 'two sender reports of 1000 bytes');
   t.same(await samples(m, 'dbcast_repairs_total'), { 'dbcast_job=nightly,role=send': 6, 'dbcast_job=nightly,role=receive': 7 });
   t.same(await samples(m, 'dbcast_last_success_timestamp_seconds'), { 'dbcast_job=nightly,role=send': T0 / 1000, 'dbcast_job=nightly,role=receive': (T0 + 3 * DAY) / 1000 }, 'the degraded run did not move the last success');
   t.same(await samples(m, 'dbcast_last_run_ok'), { 'dbcast_job=nightly,role=send': 0, 'dbcast_job=nightly,role=receive': 1 });
-  t.same(await samples(m, 'dbcast_last_run_timestamp_seconds'), { 'dbcast_job=nightly,role=send': (T0 + 2 * DAY) / 1000, 'dbcast_job=nightly,role=receive': (T0 + 3 * DAY) / 1000 }, 'a skipped run is not the last run');
+  t.same(await samples(m, 'dbcast_last_run_timestamp_seconds'), { 'dbcast_job=nightly,role=send': (T0 + 2 * DAY) / 1000, 'dbcast_job=nightly,role=receive': (T0 + 3 * DAY) / 1000 }, 'a skipped or missed run is not the last run');
 
   // Older records carry no result: exit 10 reads failed there (what the daemon said then), never ok.
   const old = new DaemonMetrics();
@@ -218,7 +219,7 @@ t.test('the live endpoint passes promtool check metrics', { skip: noPromtool }, 
   m.record(sendRun('nightly', T0, [{ name: 'a"b\\c\nd', repairs: 4, offsetMs: -250 }, { name: 'gone', outcome: 'missing', offsetMs: null }]));
   m.record({ ...sendRun('nightly', T0 + DAY, [{ name: 'a"b\\c\nd' }]), exitCode: 10, ok: false, result: 'degraded', note: 'degraded' });
   m.record({ ...sendRun('nightly', T0 + DAY, []), report: { totalBytes: 5, dropped: { 'bad-crc': 3 } }, exitCode: 4, ok: false, note: 'failed' });
-  m.record({ ...sendRun('nightly', T0 + DAY, []), note: 'skipped: the previous run is still going' });
+  m.record({ ...sendRun('nightly', T0 + DAY, [], false), exitCode: null, note: 'skipped: the previous run is still going' });
   const server = await m.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(() => { server.close(); });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

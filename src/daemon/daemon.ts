@@ -66,7 +66,7 @@ export async function runDaemon(configFile: string): Promise<number> {
 
   const metrics = new DaemonMetrics();
   const history = readRuns(config.stateDir);
-  for (const r of history) metrics.record(r); // last success survives restarts
+  for (const r of history) metrics.seed(r); // last success survives restarts
   let server: import('http').Server | null = null;
   if (config.metricsListen) {
     try {
@@ -80,6 +80,7 @@ export async function runDaemon(configFile: string): Promise<number> {
   }
   const onRecord = (r: Parameters<DaemonMetrics['record']>[0]): void => metrics.record(r);
   let runners = config.jobs.map((j) => new JobRunner(j, config.stateDir, log, onRecord));
+  metrics.watch(() => runners.map((r) => r.view())); // next run and in progress, at each scrape
   const catchUp = reportMissedRuns(config, history, log, onRecord);
   runners.forEach((r) => r.start());
   for (const r of runners) if (catchUp.has(r.job)) r.runOnce();

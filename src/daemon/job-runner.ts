@@ -1,13 +1,18 @@
 // One configured job inside the daemon: when to run it, the child `dbcast send|receive` that
 // does the run, and the run record afterwards. A run still going when the next is due is
-// recorded as skipped, never started twice.
+// recorded as skipped, never started twice. After each run: one summary line (with the run's
+// facts as log fields) and the job's on-success / on-failure hook.
 import { spawn, type ChildProcess } from 'child_process';
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { checkClockSync } from '../../runtime/clock-sync';
 import { jobArgs, type JobConfig } from '../config';
 import type { Logger } from '../../runtime/log';
 import { appendRun, clearRunStarted, markRunStarted, resultOfExit, type RunRecord } from '../run-history';
+import { runHook } from './hooks';
+import type { JobView } from './metrics';
+import { runSummary } from './run-summary';
 import { createSchedule, scheduleRuns, type JobSchedule } from './schedule';
 import { nextWindow } from './window';
 
@@ -22,6 +27,8 @@ export class JobRunner {
   private child: ChildProcess | null = null;
   private stopped = false;
   private restartPauseMs = 1000;
+  /** Hooks still running; stop() waits for them (each ends by its timeout). */
+  private readonly hooks = new Set<Promise<void>>();
   readonly label: string;
 
   constructor(readonly job: JobConfig, private readonly stateDir: string, private readonly log: Logger,
@@ -62,13 +69,23 @@ export class JobRunner {
     }, wait);
   }
 
+  /** For the metrics: when the job runs next (a scheduled receiver: the sender's time), and whether a run is going. */
+  view(): JobView {
+    return { job: this.job.job, role: this.job.role, nextRunMs: this.task?.getNextRun()?.getTime() ?? null, running: this.child !== null };
+  }
+
   /** One run now; also `dbcast run` (src/run-job.ts), which stops the runner from its onRecord. */
   runOnce(extra: string[] = []): void {
     if (this.stopped) return;
     const startedAt = new Date();
+    // Sortable and unique enough to find a run in logs, records and a hook's mail.
+    const runId = `${startedAt.toISOString().replace(/[-:]|\.\d+/g, '')}-${randomBytes(3).toString('hex')}`;
+    const meta = { job: this.job.job, role: this.job.role, runId };
     if (this.child) {
-      this.log.warn(`${this.label}: the previous run is still going; this one is skipped`);
-      this.record({ job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: startedAt.toISOString(), exitCode: null, ok: false, result: 'skipped', note: 'skipped: the previous run is still going', report: null });
+      this.log.warn(`${this.label}: the previous run is still going; this one is skipped`, meta);
+      const skipped: RunRecord = { job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: startedAt.toISOString(), exitCode: null, ok: false, result: 'skipped', runId, note: 'skipped: the previous run is still going', report: null };
+      this.record(skipped);
+      this.afterRun(skipped, null);
       return;
     }
     const clock = checkClockSync();
@@ -79,8 +96,9 @@ export class JobRunner {
     const seen = this.job.role === 'receive' && this.job.flags['seen-sessions'] === undefined
       ? [`--seen-sessions=${path.join(this.stateDir, `seen-sessions-${encodeURIComponent(this.job.job)}.txt`)}`] : [];
     const args = [BIN, this.job.role, ...jobArgs(this.job.flags), ...extra, ...seen, `--report=${reportFile}`];
-    this.log.info(`${this.label}: run starts`);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.log.info(`${this.label}: run starts`, meta);
+    // Its lines are logged here, with our time: the child leaves its own out.
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DBCAST_LOG_TIMESTAMPS: '0' } });
     this.child = child;
     // For `dbcast status`: a run in progress (removed again when its record is written).
     try { if (child.pid !== undefined) markRunStarted(this.stateDir, { job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), pid: child.pid }); } catch (err) { this.log.warn(`${this.label}: cannot mark the run as in progress: ${(err as Error).message}`); }
@@ -88,27 +106,63 @@ export class JobRunner {
     child.stderr?.on('data', (d: Buffer) => {
       const lines = (partial + d.toString('utf8')).split('\n');
       partial = lines.pop() ?? '';
-      for (const l of lines) if (l.trim()) this.log.verbose(`${this.label}: ${l}`);
+      for (const l of lines) if (l.trim()) this.log.verbose(`${this.label}: ${l}`, meta);
     });
     child.on('close', (code, signal) => {
       this.child = null;
       clearRunStarted(this.stateDir, this.job.role, this.job.job);
       let report: unknown = null;
       try { report = JSON.parse(fs.readFileSync(reportFile, 'utf8')); } catch { /* no report: the run ended before one was written */ }
-      fs.rmSync(reportFile, { force: true });
       if (this.stopped && this.job.role === 'receive' && !(report as { sessionId?: string | null } | null)?.sessionId) {
-        this.log.info(`${this.label}: stopped while listening (no session had started)`);
+        fs.rmSync(reportFile, { force: true });
+        this.log.info(`${this.label}: stopped while listening (no session had started)`, meta);
         return;
       }
       const result = resultOfExit(code);
       const ok = result === 'ok';
       const note = ok ? 'ok' : signal ? `killed by ${signal}` : summarize(report, code);
-      this.record({ job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), exitCode: code, ok, result, note, report });
-      const line = `${this.label}: run ${ok ? 'succeeded' : result} (exit ${code ?? signal}): ${note}`;
-      if (ok) this.log.info(line); else if (result === 'degraded') this.log.warn(line); else this.log.error(line);
+      const rec: RunRecord = { job: this.job.job, role: this.job.role, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), exitCode: code, ok, result, runId, note, report };
+      this.record(rec);
+      const summary = runSummary(rec, signal);
+      const line = `${this.label}: ${summary.text}`;
+      if (ok) this.log.info(line, summary.fields); else if (result === 'degraded') this.log.warn(line, summary.fields); else this.log.error(line, summary.fields);
       if (this.job.role === 'send') this.warnClockOffsets(report);
+      this.afterRun(rec, report === null ? null : reportFile);
       this.next(code);
     });
+  }
+
+  /** The job's hook for this result, if it has one; the report file (kept for it) goes afterwards. */
+  private afterRun(r: RunRecord, reportFile: string | null): void {
+    const done = (): void => { if (reportFile) fs.rmSync(reportFile, { force: true }); };
+    const which = r.result === 'ok' ? 'on-success' : 'on-failure';
+    const command = r.result === 'ok' ? this.job.hooks.onSuccess : this.job.hooks.onFailure;
+    if (!command) { done(); return; }
+    // Under the run id: the next run (a listening receiver starts again at once) writes its own.
+    let report = '';
+    if (reportFile) {
+      report = path.join(this.stateDir, `hook-report-${r.runId}.json`);
+      try { fs.renameSync(reportFile, report); } catch (err) { this.log.warn(`${this.label}: ${which}: cannot keep the report for the hook: ${(err as Error).message}`); report = ''; }
+    }
+    const meta = { job: r.job, role: r.role, runId: r.runId, hook: which };
+    const env = {
+      DBCAST_JOB: r.job, DBCAST_ROLE: r.role, DBCAST_RUN_ID: r.runId ?? '', DBCAST_EXIT_CODE: r.exitCode === null ? '' : String(r.exitCode),
+      DBCAST_RESULT: r.result ?? '', DBCAST_REPORT: report, DBCAST_NOTE: r.note,
+    };
+    const timeoutSec = this.job.hooks.timeoutMs / 1000;
+    const p = runHook(command, env, this.job.hooks.timeoutMs).then((h) => {
+      const took = `${(h.durationMs / 1000).toFixed(1)} s`;
+      const out = h.output ? `: ${h.output}` : '';
+      const fields = { ...meta, hookExitCode: h.exitCode, hookDurationSec: Math.round(h.durationMs / 100) / 10, hookTimedOut: h.timedOut };
+      if (h.error) this.log.error(`${this.label}: ${which} hook could not start: ${h.error}`, fields);
+      else if (h.timedOut) this.log.error(`${this.label}: ${which} hook killed after hook-timeout-sec ${timeoutSec}${out}`, fields);
+      else if (h.exitCode === 0) this.log.info(`${this.label}: ${which} hook done in ${took}`, fields);
+      else this.log.error(`${this.label}: ${which} hook failed (${h.exitCode === null ? `killed by ${h.signal}` : `exit ${h.exitCode}`}) after ${took}${out}`, fields);
+    }).finally(() => {
+      if (report) fs.rmSync(report, { force: true });
+      this.hooks.delete(p);
+    });
+    this.hooks.add(p);
   }
 
   private warnClockOffsets(report: unknown): void {
@@ -133,18 +187,21 @@ export class JobRunner {
     this.timer = setTimeout(() => { this.timer = null; this.runOnce(); }, pause);
   }
 
-  /** Stop scheduling; a run in progress gets SIGTERM (it aborts cleanly) and is awaited. */
+  /** Stop scheduling; a run in progress gets SIGTERM (it aborts cleanly) and is awaited, and so are running hooks. */
   async stop(finishRunning: boolean): Promise<void> {
     this.stopped = true;
     await this.task?.destroy();
     if (this.timer) clearTimeout(this.timer);
     const child = this.child;
-    if (!child || finishRunning) return;
-    await new Promise<void>((resolve) => {
-      child.once('close', () => resolve());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS).unref();
-    });
+    if (child && !finishRunning) {
+      await new Promise<void>((resolve) => {
+        child.once('close', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS).unref();
+      });
+    }
+    // Each hook ends by its timeout; `dbcast run` and a stopping daemon wait for them.
+    await Promise.all([...this.hooks]);
   }
 
   get running(): boolean { return this.child !== null; }

@@ -37,7 +37,7 @@ interface ReportShape { totalBytes?: number; bytesDelivered?: number; repairPack
 /** What the daemon's scheduler says about a job right now, read at each scrape. */
 export interface JobView { job: string; role: string; nextRunMs: number | null; running: boolean }
 
-/** The results dbcast_runs_total counts (a skipped run has its own counter). */
+/** The results dbcast_runs_total counts (skipped and missed runs have their own counter). */
 export const RUN_RESULTS = ['ok', 'degraded', 'failed'] as const;
 const JOB = ['dbcast_job', 'role'] as const;
 const RECEIVER = ['dbcast_job', 'receiver'] as const;
@@ -63,7 +63,7 @@ export class DaemonMetrics {
   private readonly repairs = new Gauge({ name: 'dbcast_last_run_repairs', help: 'Repair packets sent (sender) or asked for (receiver) in the last run', labelNames: JOB, registers: [this.registry] });
   private readonly dropped = new Gauge({ name: 'dbcast_last_run_dropped_packets', help: 'Packets dropped as invalid or foreign in the last run', labelNames: [...JOB, 'reason'], registers: [this.registry] });
   private readonly runs = new Counter({ name: 'dbcast_runs_total', help: 'Runs since the daemon started, by result (ok, degraded, failed)', labelNames: [...JOB, 'result'], registers: [this.registry] });
-  private readonly skipped = new Counter({ name: 'dbcast_runs_skipped_total', help: 'Runs not started since the daemon started: the previous run was still going', labelNames: JOB, registers: [this.registry] });
+  private readonly notStarted = new Counter({ name: 'dbcast_runs_not_started_total', help: 'Scheduled runs not started since the daemon started, by reason (skipped: the previous run was still going; missed: reported at start, the daemon was down at their time)', labelNames: [...JOB, 'reason'], registers: [this.registry] });
   private readonly bytesTotal = new Counter({ name: 'dbcast_bytes_total', help: 'Payload bytes of the runs since the daemon started', labelNames: JOB, registers: [this.registry] });
   private readonly repairsTotal = new Counter({ name: 'dbcast_repairs_total', help: 'Repair packets sent (sender) or asked for (receiver) since the daemon started', labelNames: JOB, registers: [this.registry] });
   private readonly receiverOk = new Gauge({ name: 'dbcast_receiver_ok', help: 'Sender: 1 if this receiver succeeded in the last run (0 also when it was not in it or never joined)', labelNames: RECEIVER, registers: [this.registry] });
@@ -117,7 +117,8 @@ export class DaemonMetrics {
   private apply(r: RunRecord, count: boolean): void {
     const l = { dbcast_job: r.job, role: r.role };
     const result = runResult(r);
-    if (result === 'skipped') { if (count) this.skipped.inc(l); return; }
+    // Not runs: the last-run gauges stay as they were.
+    if (result === 'skipped' || result === 'missed') { if (count) this.notStarted.inc({ ...l, reason: result }); return; }
     const end = Date.parse(r.endedAt) / 1000;
     this.lastRun.set(l, end);
     this.lastOk.set(l, result === 'ok' ? 1 : 0);
