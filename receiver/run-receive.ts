@@ -42,6 +42,7 @@ const EXIT_BY_OUTCOME: Record<ReceiverOutcomeCode, number> = {
 };
 
 export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<number> {
+  log = log.child({ job: opts.job, role: 'receive', receiver: opts.name }); // fields of every JSON log line
   const startedAtMs = nowMs();
   if (opts.stdout && stdoutKind() === 'tty') {
     throw new UsageError('output', 'a file (--output FILE), a command (--pipe CMD), or stdout redirected away from the terminal', 'stdout is a terminal');
@@ -223,7 +224,10 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   const summary = `${outcome.code}: ${outcome.message}; ${stats.bytesDelivered} bytes, ${stats.repairsRequested} repairs asked` +
     (Object.keys(stats.dropped).length ? `, dropped packets ${JSON.stringify(stats.dropped)}` : '') +
     (Object.keys(link.dropped).length ? `, rejected by the key ${JSON.stringify(link.dropped)}` : '');
-  if (outcome.code === 'ok') log.info(summary); else log.error(summary);
+  const restoreName = RESTORE_OUTCOME_NAMES[restoreOutcome()];
+  const fields = { session: stats.sessionId, outcome: outcome.code, exitCode: EXIT_BY_OUTCOME[outcome.code], bytes: stats.bytesDelivered, durationSec: Math.round((nowMs() - startedAtMs) / 100) / 10, restore: restoreName };
+  const line = `${summary}${restoreName ? `, restore ${restoreName}` : ''}`;
+  if (outcome.code === 'ok') log.info(line, fields); else log.error(line, fields);
   const exitCode = EXIT_BY_OUTCOME[outcome.code];
   if (opts.seenSessionsFile && stats.sessionId && stats.sha256 && finalizing) {
     // Verified here: the same session announced again later is a replay.

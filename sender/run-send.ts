@@ -49,6 +49,7 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   enlargeBuffers(sock, SOCKET_BUFFER_BYTES);
 
   const sessionId = randomBytes(8).toString('hex');
+  log = log.child({ job: opts.job, role: 'send', session: sessionId }); // fields of every JSON log line
   const session = new SenderSession({
     ...SENDER_TIMING_DEFAULTS,
     sessionId, job: opts.job, payloadBytes: opts.payloadBytes,
