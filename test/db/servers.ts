@@ -19,6 +19,8 @@ export interface Server {
 }
 
 const isRoot = process.getuid?.() === 0;
+/** mariadbd on a loaded CI machine: it has this long to answer its first query. */
+const MARIADB_START_TIMEOUT_MS = 60_000;
 
 function findPgBin(tool: string): string | null {
   const base = '/usr/lib/postgresql';
@@ -103,8 +105,18 @@ export async function startMariadb(): Promise<Server> {
     fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', stop);
-  for (let i = 0; i < 300; i++) {
-    if (fs.existsSync(sock) && client('', 'SELECT 1').status === 0) break;
+  // Ready when it answers a query on its socket (it logs "ready for connections" at the same
+  // moment); a server that exits or never gets there fails here, with its own log.
+  let exited = false;
+  server.once('exit', () => { exited = true; });
+  const errLog = (): string => { try { return fs.readFileSync(path.join(dir, 'err.log'), 'utf8'); } catch { return '(no err.log)'; } };
+  for (const endMs = Date.now() + MARIADB_START_TIMEOUT_MS; !(fs.existsSync(sock) && client('', 'SELECT 1').status === 0);) {
+    if (exited || Date.now() > endMs) {
+      const why = exited ? 'exited while starting' : `not ready after ${MARIADB_START_TIMEOUT_MS} ms`;
+      const log = errLog();
+      stop();
+      throw new Error(`mariadbd ${why}:\n${log}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
