@@ -9,14 +9,14 @@ export interface FaultEvidence { what: string; holds: (res: SimResult) => boolea
 
 export const MOST_RUNS = 0.8;
 
-const lostData = (r: SimResult): boolean => r.metrics.dataLost > 0;
+const lostData = (r: SimResult): boolean => r.metrics.dataDrops > 0;
 const every = (what: string, holds: FaultEvidence['holds']): FaultEvidence => ({ what, holds, share: 1 });
 const most = (what: string, holds: FaultEvidence['holds'], share = MOST_RUNS): FaultEvidence => ({ what, holds, share });
 
 export const FAULT_EVIDENCE: Record<Family, FaultEvidence[]> = {
   clean: [every('nothing lost either way', (r) => r.metrics.forwardDrops + r.metrics.controlDrops + r.metrics.corrupted === 0)],
   loss: [most('DATA lost and control packets lost', (r) => lostData(r) && r.metrics.controlDrops > 0)],
-  'shared-loss': [most('the same DATA lost at several receivers', (r) => (r.metrics.dataLostByCause.uplink ?? 0) > 0)],
+  'shared-loss': [most('DATA lost before the fan-out', lostData)],
   'control-loss': [every('nothing lost towards the receivers', (r) => r.metrics.forwardDrops === 0), most('control packets lost', (r) => r.metrics.controlDrops > 0)],
   burst: [most('DATA lost', lostData)],
   reorder: [every('nothing lost', (r) => r.metrics.forwardDrops + r.metrics.controlDrops === 0), most('DATA reordered', (r) => r.metrics.reordered > 0)],

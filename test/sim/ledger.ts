@@ -13,6 +13,8 @@ export interface SimMetrics {
   dataLostByCause: Record<string, number>;
   /** Distinct DATA packets (offsets) of which at least one such copy was lost. */
   dataLostPackets: number;
+  /** Copies of DATA lost on the way to any receiver, needed or not. */
+  dataDrops: number;
   /** Any datagram lost, by direction (sender -> receivers, receivers -> sender). */
   forwardDrops: number;
   controlDrops: number;
@@ -47,7 +49,7 @@ export interface SimMetrics {
 
 export function newMetrics(): SimMetrics {
   return {
-    dataPackets: 0, repairPackets: 0, nakedPackets: 0, dataLost: 0, dataLostByCause: {}, dataLostPackets: 0, forwardDrops: 0, controlDrops: 0,
+    dataPackets: 0, repairPackets: 0, nakedPackets: 0, dataLost: 0, dataLostByCause: {}, dataLostPackets: 0, dataDrops: 0, forwardDrops: 0, controlDrops: 0,
     corrupted: 0, duplicated: 0, reordered: 0, bottleneckDrops: 0, socketDrops: 0, socketPeakFraction: 0, partitions: [],
     restarts: 0, crashes: 0, forgedSent: 0, wrongChunksDelivered: 0, attackPackets: 0, replayPackets: 0,
     senderHeldMaxBytes: 0, receiverAheadMaxBytes: 0, maxSilenceWaitingMs: 0, maxSilenceStartedMs: 0,

@@ -228,6 +228,7 @@ export function runScenario(sc: Scenario): SimResult {
     if (node === 0) { m.controlDrops++; return; }
     m.forwardDrops++;
     if (!meta || meta.type !== PacketType.Data || meta.sessionId !== sessionId) return;
+    m.dataDrops++;
     const inc = rx[node - 1].cur;
     if (inc.crashed || !inc.admitted || inc.session.isFinished || inc.received.has(meta.offset)) return;
     countLoss(meta.offset, cause);
