@@ -81,15 +81,17 @@ export function loadConfig(file: string, load: LoadOptions = {}): DaemonConfig {
   return parseConfig(text, file, load);
 }
 
+/** An interface name (not an address: that is checked for form anywhere) this host lacks. */
+function isAbsentName(value: unknown): value is string {
+  if (typeof value !== 'string' || value === '' || /^[\d.]+$/.test(value)) return false;
+  try { resolveInterface(value); return false; } catch (err) { if (err instanceof UsageError) return true; throw err; }
+}
+
 /** An interface named in the config (defaults or a job) that this host lacks, or null. */
 function absentInterface(top: Record<string, unknown>): string | null {
   const named = [top.defaults, ...(Array.isArray(top.jobs) ? top.jobs : [])]
-    .map((x) => (x !== null && typeof x === 'object' ? (x as Record<string, unknown>).interface : undefined))
-    .filter((v): v is string => typeof v === 'string' && v !== '');
-  for (const name of named) {
-    try { resolveInterface(name); } catch (err) { if (err instanceof UsageError) return name; throw err; }
-  }
-  return null;
+    .map((x) => (x !== null && typeof x === 'object' ? (x as Record<string, unknown>).interface : undefined));
+  return named.find(isAbsentName) ?? null;
 }
 
 export function parseConfig(text: string, file: string, load: LoadOptions = {}): DaemonConfig {
@@ -172,7 +174,7 @@ export function parseConfig(text: string, file: string, load: LoadOptions = {}):
       for (const k of HOST_LOCAL_FLAGS) {
         if (checked[k] === undefined) continue;
         if (typeof checked[k] !== 'string' || checked[k] === '') fail(at(k), `expected a non-empty text, got ${JSON.stringify(checked[k])}`);
-        delete checked[k];
+        if (k === 'key-file' || isAbsentName(checked[k])) delete checked[k];
       }
     }
     try {
