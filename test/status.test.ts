@@ -188,7 +188,7 @@ t.test('dbcast run: a run in progress, then degraded (exit 10, WARNING); nobody 
   const r = await run.done;
   await Promise.all(rs.map((x) => x.done));
   t.equal(r.code, 10, `dbcast run exits with the run's 10 (degraded)\n${r.stderr}`);
-  t.match(r.stderr, /run degraded \(exit 10\): degraded: started with 2 of 3 receivers .*missing: c/, 'the summary line says degraded');
+  t.match(r.stderr, /run degraded \(exit 10\).*receivers 2\/3 ok: degraded: started with 2 of 3 receivers .*missing: c/, 'the summary line says degraded');
   t.match(readRuns(sd), [{ job: 'trio', exitCode: 10, ok: false, result: 'degraded' }], 'the run record: degraded, not ok');
   t.same(fs.readdirSync(sd).filter((f) => f.startsWith('running-')), [], 'the in-progress marker is gone');
   const after = status('--config', file, '--json');
