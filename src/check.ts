@@ -9,7 +9,7 @@ import * as path from 'path';
 import { STATUS_EXIT } from '../runtime/exit-codes';
 import { checkClockSync } from '../runtime/clock-sync';
 import { readKeyFile } from '../runtime/key-file';
-import { resolveInterface } from '../runtime/net';
+import { requireLocalAddress, resolveInterface } from '../runtime/net';
 import { UsageError } from '../runtime/usage-error';
 import { preflightRestore } from '../receiver/restore/preflight';
 import { runTool } from '../receiver/restore/tool';
@@ -63,6 +63,7 @@ function interfaceCheck(subject: string, job: JobConfig): CheckLine {
   if (value === undefined) return line('OK', subject, 'interface: none configured (the routing default)');
   try {
     const address = resolveInterface(String(value));
+    requireLocalAddress(address); // an address must be this host's
     return line('OK', subject, `interface ${String(value)}${address !== value ? ` (${address})` : ''}`);
   } catch (err) {
     if (err instanceof UsageError) return line('CRITICAL', subject, `interface: ${err.message.replace(/^--interface: /, '')}`);

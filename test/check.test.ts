@@ -89,18 +89,23 @@ ${restore('good', pg.user)}${restore('badlogin', 'dbcast_no_such_role')}  - role
     job: elsewhere
     interface: dbcastnone0
     output: ${dir}
+  - role: receive
+    job: otheraddress
+    interface: 192.0.2.1
+    output: ${dir}
 `);
   });
 
   t.test('a bad login is CRITICAL with the server\'s message; the others are judged on their own', async (t) => {
     const r = cli(['check', '--config', config]);
     t.equal(r.code, 2, 'exit 2: CRITICAL');
-    t.match(r.stdout.split('\n')[0], /^DBCAST CHECK CRITICAL: 3 critical/, 'the summary first (what a monitoring system shows)');
+    t.match(r.stdout.split('\n')[0], /^DBCAST CHECK CRITICAL: 4 critical/, 'the summary first (what a monitoring system shows)');
     const critical = linesOf(r.stdout, 'CRITICAL');
     t.match(critical.join('\n'), /receive job badlogin: restore postgres preflight: cannot reach PostgreSQL: .*role "dbcast_no_such_role" does not exist/);
     t.match(critical.join('\n'), /send job dump: command: dbcast-no-such-tool not found/);
     t.match(critical.join('\n'), /receive job elsewhere: interface: .*dbcastnone0/);
-    t.equal(critical.length, 3, critical.join('\n'));
+    t.match(critical.join('\n'), /receive job otheraddress: interface: expected an address of this host .*192\.0\.2\.1/, 'an address this host lacks');
+    t.equal(critical.length, 4, critical.join('\n'));
     t.match(linesOf(r.stdout, 'OK').join('\n'), /receive job good: restore postgres preflight: pg_restore \d+, server \d+, as postgres/);
     t.match(r.stdout, /send job dump: next run \S+ \(\d{4}-\d\d-\d\d 02:00 Europe\/Berlin\)/);
     t.match(r.stdout, /receive job good: schedule: none, listens/);
@@ -108,7 +113,7 @@ ${restore('good', pg.user)}${restore('badlogin', 'dbcast_no_such_role')}  - role
 
   t.test('one job: only its lines; WARNING exits 1', async (t) => {
     const r = cli(['check', 'good', '--config', config]);
-    t.notMatch(r.stdout, /job (badlogin|dump|elsewhere)/);
+    t.notMatch(r.stdout, /job (badlogin|dump|elsewhere|otheraddress)/);
     t.equal(linesOf(r.stdout, 'CRITICAL').length, 0);
     // A superuser restore is a warning (and an unknown clock sync, on a host without timesyncd).
     t.match(linesOf(r.stdout, 'WARNING').join('\n'), /receive job good: restore postgres: pg_restore runs as the superuser/);
@@ -124,11 +129,11 @@ ${restore('good', pg.user)}${restore('badlogin', 'dbcast_no_such_role')}  - role
   t.test('unknown job: UNKNOWN (3); a broken config: CRITICAL (2)', async (t) => {
     const u = cli(['check', 'nosuch', '--config', config]);
     t.equal(u.code, 3);
-    t.match(u.stdout, /UNKNOWN +config: no job named nosuch .*; its jobs: good, badlogin, dump, elsewhere/);
+    t.match(u.stdout, /UNKNOWN +config: no job named nosuch .*; its jobs: good, badlogin, dump, elsewhere, otheraddress/);
     fs.appendFileSync(config, '    bogus-key: 1\n');
     const b = cli(['check', '--config', config]);
     t.equal(b.code, 2);
-    t.match(b.stdout, /CRITICAL config: .*jobs\[3\]\.bogus-key: unknown key/);
+    t.match(b.stdout, /CRITICAL config: .*jobs\[4\]\.bogus-key: unknown key/);
     t.equal(cli(['check', '--config', path.join(dir, 'nope.yaml')]).code, 3, 'an unreadable config: UNKNOWN');
   });
 }
