@@ -104,7 +104,8 @@ export class RetransmitHandler {
         e = { packet: p, state: 'delayed', untilMs: 0, requester: r.id, lingerMs: linger, repairs: 0 };
         this.entries.set(p.offset, e);
       } else {
-        e.requester = r.id;
+        // Lingering after a unicast to another receiver: two have now lost it, so the group gets it.
+        e.requester = e.requester !== null && e.requester !== r.id ? null : r.id;
         e.lingerMs = linger;
       }
       budget.bytes -= p.length;

@@ -226,8 +226,10 @@ export class SenderSession {
         this.finishAbort(nowMs);
         return;
       case 'flush':
-        // The input stalled with a partial packet: send it short rather than hold it.
-        if (this.window.hasPendingInput && nowMs - this.lastInputMs >= this.cfg.flushAfterMs) this.window.packetize(true);
+        // The input stalled with a partial packet and everything before it went out: send it
+        // short rather than hold it. (While packets wait for the window or the pacer, the input
+        // stalls because of us; pollData re-arms this once the last of them is sent.)
+        if (this.window.hasPendingInput && nowMs - this.lastInputMs >= this.cfg.flushAfterMs && this.window.peekNew() === null) this.window.packetize(true);
         return;
       case 'repair-delay':
         this.repairs.handleTimeout(nowMs);
@@ -476,6 +478,7 @@ export class SenderSession {
     }
     this.window.markNewSent(nowMs);
     this.dataPacketsSent++;
+    if (this.window.hasPendingInput && this.window.peekNew() === null) this.timers.set('flush', Math.max(nowMs, this.lastInputMs + this.cfg.flushAfterMs));
     if (this.inputEnded && this.window.allSent) this.enterEnding(nowMs);
     return { to: null, bytes: encoded };
   }

@@ -95,8 +95,8 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
 
   const run = (): void => {
     const now = nowMs();
+    pumpInput(); // before the deadlines: a stalled-input flush must not cut a packet the input can fill
     session.handleTimeout(now);
-    pumpInput();
     let sent = 0;
     while (sent < SEND_BATCH && sock.getSendQueueCount() < MAX_SEND_QUEUE) {
       const t = session.pollTransmit(now);
