@@ -2,7 +2,8 @@
 // each line starts with its syslog priority; text to a file gets ISO times (not with
 // DBCAST_LOG_TIMESTAMPS=0, not under journald); a child whose stderr merely inherits
 // JOURNAL_STREAM gets no prefix. And the progress line is wiped before a log line is written
-// on the same terminal. The one-shot runs bind sockets: run under the tests' lock.
+// on the same terminal; the daemon's summary line per run. The one-shot runs bind sockets: run
+// under the tests' lock.
 import t from 'tap';
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -10,6 +11,7 @@ import * as path from 'path';
 import { BIN, tempDir } from './helpers/dbcast';
 import { createLogger } from '../runtime/log';
 import { startProgress } from '../runtime/progress';
+import { runSummary } from '../src/daemon/run-summary';
 
 /** A receiver nobody sends to: an info line, then an error line, exit 3; stderr into a file. */
 function quietReceive(dir: string, name: string, env: (file: string) => NodeJS.ProcessEnv): Promise<string> {
@@ -68,4 +70,29 @@ t.test('the progress line is cleared before a log line on the same terminal', as
     stderr.write = write;
     stderr.isTTY = wasTTY;
   }
+});
+
+t.test("the daemon's summary line: size, duration, receivers ok of expected, restore outcomes", async (t) => {
+  const rx = (name: string, outcome: string, restore: string | null) => ({ name, outcome, restore });
+  const send = runSummary({
+    job: 'nightly', role: 'send', startedAt: '2026-12-02T02:00:00.000Z', endedAt: '2026-12-02T02:00:42.340Z', exitCode: 10, ok: false, result: 'degraded', runId: 'r1',
+    note: 'degraded: archive never joined',
+    report: { sessionId: 'ab12', totalBytes: 3 * 1048576, expectedReceivers: 3, receivers: [rx('a', 'ok', 'swapped'), rx('b', 'ok', 'swapped'), rx('archive', 'missing', null)] },
+  });
+  t.equal(send.text, 'run degraded (exit 10) in 42.3 s, 3.0 MiB, receivers 2/3 ok, restore swapped 2: degraded: archive never joined');
+  t.same(send.fields, { job: 'nightly', role: 'send', runId: 'r1', result: 'degraded', exitCode: 10, durationSec: 42.3, session: 'ab12', bytes: 3 * 1048576, receiversOk: 2, receiversExpected: 3, restore: { swapped: 2 } });
+
+  // More receivers than --min-receivers asked for: expected is at least those that came.
+  const more = runSummary({ job: 'j', role: 'send', startedAt: '2026-12-02T02:00:00Z', endedAt: '2026-12-02T02:00:01Z', exitCode: 0, ok: true, result: 'ok', note: 'ok',
+    report: { totalBytes: 0, expectedReceivers: 1, receivers: [rx('a', 'ok', null), rx('b', 'ok', null)] } });
+  t.equal(more.text, 'run succeeded (exit 0) in 1.0 s, 0.0 MiB, receivers 2/2 ok', 'no note and no restore part when ok without presets');
+
+  const recv = runSummary({ job: 'j', role: 'receive', startedAt: '2026-12-02T02:00:00Z', endedAt: '2026-12-02T02:00:05Z', exitCode: 7, ok: false, result: 'failed', note: 'sink-failed: pg_restore exit 1',
+    report: { sessionId: 'cd34', bytesDelivered: 1048576, restore: 'kept-old' } });
+  t.equal(recv.text, 'run failed (exit 7) in 5.0 s, 1.0 MiB, restore kept-old: sink-failed: pg_restore exit 1');
+  t.match(recv.fields, { session: 'cd34', bytes: 1048576, restore: 'kept-old' });
+  t.notOk('receiversOk' in recv.fields, 'a receiver has no receiver counts');
+
+  const killed = runSummary({ job: 'j', role: 'send', startedAt: '2026-12-02T02:00:00Z', endedAt: '2026-12-02T02:00:02Z', exitCode: null, ok: false, result: 'failed', note: 'killed by SIGTERM', report: null }, 'SIGTERM');
+  t.equal(killed.text, 'run failed (exit SIGTERM) in 2.0 s: killed by SIGTERM');
 });
