@@ -132,6 +132,7 @@ function failUsage(args: readonly string[], commands: readonly string[], message
   }
   const missing = /^Missing required arguments?: ([^\n]+)/.exec(message);
   if (missing) usageExit(`${missing[1].split(', ').map((k) => `--${k}`).join(', ')} required, but not given`, cmd);
+  if (/^Not enough non-option arguments/.test(message)) usageExit(cmd === 'run' ? 'name the job to run: dbcast run JOB --config FILE' : 'an argument is missing', cmd);
   const extra = /^Unknown arguments?: (.+)$/.exec(message);
   if (extra) usageExit(`unexpected argument ${extra[1]}`, cmd);
   usageExit(message, cmd);

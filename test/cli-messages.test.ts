@@ -191,6 +191,7 @@ t.test('through bin/dbcast: exit 2, one message naming the flag, no stack', asyn
     [['receive', '--frobnicate'], /^dbcast receive: unknown flag --frobnicate$/],
     [['sned'], /^dbcast: unknown command sned; did you mean send\?$/],
     [['send', 'extra'], /^dbcast send: unexpected argument extra$/],
+    [['run'], /^dbcast run: name the job to run: dbcast run JOB --config FILE$/],
     [['daemon'], /^dbcast daemon: --config required, but not given$/],
   ];
   for (const [args, re] of cases) {
