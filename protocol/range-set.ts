@@ -19,6 +19,7 @@ export class RangeSet {
 
   /** True when [start, end) shares at least one byte with the set. */
   overlaps(start: number, end: number): boolean {
+    if (start >= end) return false; // an empty span shares no byte
     const i = this.firstEndingAfter(start);
     return i < this.ranges.length && this.ranges[i].start < end;
   }

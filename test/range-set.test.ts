@@ -98,6 +98,13 @@ class Bitmap {
   }
 }
 
+t.test('an empty span overlaps nothing, even inside a range', async (t) => {
+  const s = new RangeSet();
+  s.add(10, 20);
+  t.notOk(s.overlaps(15, 15));
+  t.ok(s.overlaps(15, 16));
+});
+
 t.test('randomized: RangeSet answers as a bitmap does', async (t) => {
   const SIZE = 300;
   let checks = 0;
@@ -107,7 +114,7 @@ t.test('randomized: RangeSet answers as a bitmap does', async (t) => {
     for (let op = 0; op < 300; op++) {
       const a = rng.int(0, SIZE - 2); const b = rng.int(a + 1, Math.min(SIZE - 1, a + 40));
       if (rng.chance(0.05)) { s.dropBelow(a); m.dropBelow(a); } else { s.add(a, b); m.add(a, b); }
-      // Non-empty questions: overlaps(x, x) answers true inside a range, though no byte is shared.
+      // Non-empty questions here; empty spans have their own test.
       const x = rng.int(0, SIZE - 2); const y = rng.int(x + 1, SIZE - 1);
       const max = rng.int(0, 6);
       const got = { count: s.count, overlaps: s.overlaps(x, y), touches: s.touches(x, y), gaps: s.gaps(x, y, max) };
