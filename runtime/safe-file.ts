@@ -157,3 +157,11 @@ function walk(from: string, rel: string, given: string, links: number): string {
   }
   return cur;
 }
+
+/** Close a file descriptor through the write stream over it. A stream's destroy() closes its
+ *  fd even with autoClose false, so closing the fd again as well fails with EBADF, or closes
+ *  whatever has reused the number in between. */
+export function closeThroughStream(stream: fs.WriteStream): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise((resolve) => { stream.once('close', () => resolve()); stream.destroy(); });
+}

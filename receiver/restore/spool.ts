@@ -3,7 +3,7 @@
 // whatever happens.
 import * as fs from 'fs';
 import * as path from 'path';
-import { PRIVATE_FILE_MODE, createTempFile } from '../../runtime/safe-file';
+import { PRIVATE_FILE_MODE, closeThroughStream, createTempFile } from '../../runtime/safe-file';
 
 /** Why the spool cannot go in `dir` (checked by the presets' preflights), or null. */
 export function spoolDirProblem(dir: string): string | null {
@@ -49,8 +49,7 @@ export class Spool {
   private async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.stream.destroy();
-    await new Promise<void>((resolve) => fs.close(this.fd, () => resolve()));
+    await closeThroughStream(this.stream);
   }
 
   async remove(): Promise<void> {

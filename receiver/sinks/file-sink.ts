@@ -2,7 +2,7 @@
 // runtime/safe-file.ts), fsynced, renamed into place only once verified.
 import * as fs from 'fs';
 import * as path from 'path';
-import { createTempFile, DUMP_FILE_MODE, syncDirectory } from '../../runtime/safe-file';
+import { closeThroughStream, createTempFile, DUMP_FILE_MODE, syncDirectory } from '../../runtime/safe-file';
 import type { Sink, SinkFailure, SinkKind, Verified } from './sink';
 
 export class FileSink implements Sink {
@@ -75,9 +75,12 @@ export class FileSink implements Sink {
 
   async abort(): Promise<void> {
     if (this.finalized) return;
-    this.stream?.destroy();
     const fd = this.fd;
-    if (fd !== null && !this.fdClosed) { this.fdClosed = true; await new Promise<void>((resolve) => fs.close(fd, () => resolve())); }
+    if (fd !== null && !this.fdClosed) {
+      this.fdClosed = true;
+      if (this.stream) await closeThroughStream(this.stream);
+      else await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+    }
     if (this.partial !== null) await fs.promises.rm(this.partial, { force: true }); // only the temp file we created
   }
 }
