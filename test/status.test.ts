@@ -59,11 +59,13 @@ t.test('a corrupt runs.jsonl is UNKNOWN (3), naming the line', async (t) => {
   t.equal(status('--state-dir', sd).code, 3, 'valid JSON that is not a run record: UNKNOWN too');
 });
 
-// Root reads everything: as root, status runs as nobody (runuser or setpriv); not root, mode 000
-// on our own directory stands in for another user's (the owner's bits are enforced for us).
+// Root reads everything. As root, the state dir belongs to another user (nobody, mode 0750, as
+// the unit makes it for the daemon's user) and status runs as root without capabilities
+// (setpriv): a monitoring user outside the group, which can still read this checkout and node
+// wherever CI put them. Not root: mode 000 on our own directory stands in for another user's.
 const AS_ROOT = process.getuid?.() === 0;
-const SWITCH_TOOL = ['runuser', 'setpriv'].find((x) => spawnSync('sh', ['-c', `command -v ${x}`]).status === 0);
-const NO_OTHER_USER = AS_ROOT && !SWITCH_TOOL && !process.env.CI ? 'running as root without runuser or setpriv: cannot run status as another user' : false;
+const HAS_SETPRIV = spawnSync('sh', ['-c', 'command -v setpriv']).status === 0;
+const NO_OTHER_USER = AS_ROOT && !HAS_SETPRIV && !process.env.CI ? 'running as root without setpriv (util-linux): cannot drop the right to read every directory' : false;
 
 t.test('a state dir this user may not read (0750, another user) is UNKNOWN (3)', { skip: NO_OTHER_USER }, async (t) => {
   const sd = stateDir(t);
@@ -75,9 +77,11 @@ t.test('a state dir this user may not read (0750, another user) is UNKNOWN (3)',
     t.teardown(() => fs.chmodSync(sd, 0o750));
     r = status('--state-dir', sd);
   } else {
-    const asNobody = SWITCH_TOOL === 'runuser' ? ['runuser', '-u', 'nobody', '--'] : ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
-    // env -i: the test runner adds hooks to every child's environment that write where nobody may not.
-    const x = spawnSync('env', ['-i', `PATH=${process.env.PATH ?? ''}`, ...asNobody, process.execPath, BIN, 'status', '--state-dir', sd], { encoding: 'utf8' });
+    fs.chownSync(sd, 65534, 65534);
+    fs.chmodSync(sd, 0o750);
+    const noCaps = ['setpriv', '--bounding-set=-all', '--inh-caps=-all'];
+    // env -i: the test runner adds hooks to every child's environment that write where it may not.
+    const x = spawnSync('env', ['-i', `PATH=${process.env.PATH ?? ''}`, ...noCaps, process.execPath, BIN, 'status', '--state-dir', sd], { encoding: 'utf8' });
     r = { code: x.status, stdout: x.stdout, stderr: x.stderr };
   }
   t.equal(r.code, 3, `${r.stdout}${r.stderr}`);
