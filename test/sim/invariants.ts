@@ -96,8 +96,10 @@ const ONE_RUN_FACTOR = 3;
  *  packet from a lost one. */
 export const SPURIOUS_REPAIRS_PER_DATA_PACKET = 0.01;
 /** Through a hop slower than the configured rate, repairs per data packet over the bottleneck
- *  family: rate control must find the hop's rate instead of losing at it all the way. */
-export const BOTTLENECK_REPAIRS_PER_DATA_PACKET = 2;
+ *  family: rate control must find the hop's rate instead of losing at it all the way. Set
+ *  between what the sessions send with AIMD and without it (`test/sim/mutant.sh` with AIMD
+ *  switched off must fail here). */
+export const BOTTLENECK_REPAIRS_PER_DATA_PACKET = 1.75;
 
 /** Cost invariants of one run: what the sender repaired against what was asked and lost, memory
  *  held on both sides, socket-buffer overflow under flow control, and deadlines on time. */
