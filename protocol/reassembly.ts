@@ -84,8 +84,5 @@ export class Reassembly {
 
   get sha256(): Buffer | null { return this.digest; }
 
-  /** Holes in [from, to), lowest first, at most `max`. */
-  gaps(from: number, to: number, max: number): { start: number; end: number }[] { return this.ahead.gaps(from, to, max); }
-
   clear(): void { this.store.clear(); }
 }

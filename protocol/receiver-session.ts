@@ -183,11 +183,6 @@ export class ReceiverSession {
   get memory(): { heldBytes: number; holes: number; aheadRanges: number } {
     return { heldBytes: this.stream.heldBytes, holes: this.loss.holeCount, aheadRanges: this.stream.aheadRanges };
   }
-  /** The loss detector's view, for tests and the simulator. */
-  get lossStats(): { reorderDelayMs: number; rttMs: number; reorderedFills: number; repairedFills: number } {
-    return { reorderDelayMs: this.loss.reorderDelayMs, rttMs: this.loss.rttMs, reorderedFills: this.loss.reorderedFills, repairedFills: this.loss.repairedFills };
-  }
-
   stats(): ReceiverStats {
     const sha = this.stream.sha256;
     return {

@@ -166,13 +166,6 @@ export class ReceiverTable {
     return base === Infinity ? null : base;
   }
 
-  /** The slowest live receiver's round trip: how long a heartbeat-driven view of it may lag. */
-  maxSrttMs(): number {
-    let m = 0;
-    for (const r of this.byId.values()) if (r.state === 'live') m = Math.max(m, r.srttMs);
-    return m;
-  }
-
   /** Receivers to drop now: silent for idleTimeoutMs, or (while sending, with dropAfterMs > 0)
    *  more than half a window behind the fastest for dropAfterMs. Equally slow receivers hold nobody. */
   overdue(nowMs: number, idleTimeoutMs: number, dropAfterMs: number, sending: boolean): { entry: ReceiverEntry; reason: DropReason }[] {

@@ -142,7 +142,7 @@ export class SendWindow {
   /** Offset order and bounds; empty = consistent. For tests and the simulator. */
   invariants(): string[] {
     const bad: string[] = [];
-    if (!(this.base <= this.sentEnd || this.base <= this.inputOffset)) bad.push(`base ${this.base} beyond sent ${this.sentEnd}`);
+    if (this.base > this.inputOffset) bad.push(`base ${this.base} beyond the input ${this.inputOffset}`);
     if (this.sentEnd > this.packetizedOffset) bad.push(`sent ${this.sentEnd} beyond packetized ${this.packetizedOffset}`);
     if (this.packetizedOffset + this.pendingBytes !== this.inputOffset) bad.push('pending bytes do not add up to the input');
     if (this.inputOffset - this.base > this.windowBytes) bad.push(`holding ${this.inputOffset - this.base} bytes, window ${this.windowBytes}`);
