@@ -2,7 +2,7 @@
 import {
   ABORT_REASON_NAMES, AbortReason, DONE_STATUS_NAMES, DROP_REASON_NAMES, DoneStatus, DropReason, RESTORE_OUTCOME_NAMES, RestoreOutcome,
   HEADER_BYTES, MAGIC0, MAGIC1, MAX_ABORT_MESSAGE_BYTES, MAX_DATAGRAM_BYTES, MAX_DETAIL_BYTES,
-  MAX_JOB_BYTES, MAX_NAK_RANGES, MAX_NAME_BYTES, MAX_OFFSET, PROTOCOL_VERSION, PacketType,
+  MAX_ANNOUNCE_INFO_BYTES, MAX_JOB_BYTES, MAX_NAK_RANGES, MAX_NAME_BYTES, MAX_OFFSET, PROTOCOL_VERSION, PacketType,
   SHA256_BYTES, TRAILER_BYTES, CHALLENGE_BYTES, COOKIE_BYTES, MIN_JOIN_DATAGRAM_BYTES, WelcomeVerdict,
 } from './constants';
 import { crc32 } from './crc';
@@ -13,6 +13,9 @@ export interface ByteRange { start: number; end: number }
 export interface AnnouncePacket {
   type: PacketType.Announce; sessionId: string;
   senderTimeMs: number; windowBytes: number; payloadBytes: number; job: string;
+  /** What the stream is (compression, the source's identity), as text the app layer reads;
+   *  '' = nothing said. Sealed with the rest of the packet in keyed mode. */
+  info: string;
 }
 export interface JoinPacket {
   type: PacketType.Join; sessionId: string;
@@ -123,8 +126,10 @@ export function encodePacket(p: Packet): Buffer {
   switch (p.type) {
     case PacketType.Announce: {
       const job = textBytes(p.job, MAX_JOB_BYTES, 'job');
-      const w = new Writer(p.type, p.sessionId, 8 + 4 + 4 + 1 + job.length);
+      const info = textBytes(p.info, MAX_ANNOUNCE_INFO_BYTES, 'announce info');
+      const w = new Writer(p.type, p.sessionId, 8 + 4 + 4 + 1 + job.length + 2 + info.length);
       w.time(p.senderTimeMs); w.u32(p.windowBytes); w.u32(p.payloadBytes); w.u8(job.length); w.bytes(job);
+      w.u16(info.length); w.bytes(info);
       return w.finish();
     }
     case PacketType.Join: {
@@ -253,7 +258,7 @@ const fail = (reason: DecodeError): DecodeResult => ({ ok: false, reason });
 
 /** Fixed body sizes (without variable parts) per type. */
 const MIN_BODY: Record<PacketType, number> = {
-  [PacketType.Announce]: 17, [PacketType.Join]: 49, [PacketType.Welcome]: 54, [PacketType.Data]: 9,
+  [PacketType.Announce]: 19, [PacketType.Join]: 49, [PacketType.Welcome]: 54, [PacketType.Data]: 9,
   [PacketType.Heartbeat]: 17, [PacketType.Status]: 62, [PacketType.End]: 48, [PacketType.Done]: 39,
   [PacketType.DoneAck]: 4, [PacketType.Abort]: 3, [PacketType.Drop]: 5,
 };
@@ -282,10 +287,13 @@ function decodeBody(type: PacketType, sessionId: string, r: Reader): Packet | De
       const senderTimeMs = r.u64(); const windowBytes = r.u32(); const payloadBytes = r.u32();
       const jobLen = r.u8();
       if (Number.isNaN(senderTimeMs)) return 'offset-too-large';
-      if (jobLen > MAX_JOB_BYTES || r.left() !== jobLen) return 'bad-length';
+      if (jobLen > MAX_JOB_BYTES || r.left() < jobLen + 2) return 'bad-length';
       if (windowBytes === 0 || payloadBytes === 0 || payloadBytes > windowBytes) return 'bad-field';
       const job = r.label(jobLen); if (job === null) return 'bad-text';
-      return { type, sessionId, senderTimeMs, windowBytes, payloadBytes, job };
+      const infoLen = r.u16();
+      if (infoLen > MAX_ANNOUNCE_INFO_BYTES || r.left() !== infoLen) return 'bad-length';
+      const info = r.label(infoLen); if (info === null) return 'bad-text';
+      return { type, sessionId, senderTimeMs, windowBytes, payloadBytes, job, info };
     }
     case PacketType.Join: {
       if (r.end + TRAILER_BYTES < MIN_JOIN_DATAGRAM_BYTES) return 'bad-length'; // unpadded: would be answered with more than it cost

@@ -5,7 +5,7 @@ export const MAGIC1 = 0x43; // 'C'
 // 2: STATUS carries the highest offset received and the receiver's flow window.
 // 3: JOIN carries a fresh challenge and, once validated, a cookie; WELCOME echoes both and
 //    assigns the receiver id; STATUS and DONE echo the cookie (return routability).
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** magic(2) version(1) type(1) sessionId(8) */
 export const HEADER_BYTES = 12;
@@ -54,6 +54,8 @@ export const MIN_JOIN_DATAGRAM_BYTES = 128;
 export const MAX_NAME_BYTES = 64;
 export const MAX_JOB_BYTES = 64;
 export const MAX_DETAIL_BYTES = 255;
+/** ANNOUNCE's stream description (compression, the source's identity: JSON the app reads). */
+export const MAX_ANNOUNCE_INFO_BYTES = 768;
 export const MAX_ABORT_MESSAGE_BYTES = 512;
 export const MAX_NAK_RANGES = 64;
 /** Flow window a receiver advertises when it is not told its socket buffer (tests, simulation). */
@@ -97,6 +99,9 @@ export enum RestoreOutcome {
   KeptOld = 2,
   /** MariaDB: the tables were swapped but recreating views/triggers/routines failed. */
   Partial = 3,
+  /** A whole server was swapped, did not come up, and putting the previous one back failed too:
+   *  the host needs an operator now. */
+  RollbackFailed = 4,
 }
 
 export const RESTORE_OUTCOME_NAMES: Record<RestoreOutcome, string | null> = {
@@ -104,6 +109,7 @@ export const RESTORE_OUTCOME_NAMES: Record<RestoreOutcome, string | null> = {
   [RestoreOutcome.Swapped]: 'swapped',
   [RestoreOutcome.KeptOld]: 'kept-old',
   [RestoreOutcome.Partial]: 'partial',
+  [RestoreOutcome.RollbackFailed]: 'rollback-failed',
 };
 
 /** Why the sender dropped or refused a receiver. */

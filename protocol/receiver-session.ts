@@ -64,6 +64,8 @@ interface Candidate {
   cookie: Buffer;
   windowBytes: number;
   payloadBytes: number;
+  /** ANNOUNCE's info ('' when the candidate came from a HEARTBEAT). */
+  info: string;
   lastAnnounceTimeMs: number;
   echoSenderTimeMs: number;
   echoReceivedAtMs: number;
@@ -102,9 +104,10 @@ export interface ReceiverOutcome {
 }
 
 export type ReceiverEvent =
-  | { type: 'locked'; sessionId: string; sender: string; windowBytes: number; payloadBytes: number }
+  | { type: 'locked'; sessionId: string; sender: string; windowBytes: number; payloadBytes: number; info: string }
   | { type: 'announce-refused'; sender: string; reason: string; sessionId?: string }
-  | { type: 'joined'; sessionId: string }
+  /** info: the joined session's ANNOUNCE info (what the stream is). */
+  | { type: 'joined'; sessionId: string; info: string }
   | { type: 'verified'; bytes: number; sha256: string }
   | { type: 'finished'; outcome: ReceiverOutcome };
 
@@ -330,14 +333,14 @@ export class ReceiverSession {
     const isAnnounce = p.type === PacketType.Announce;
     const cand: Candidate = {
       key, createdAtMs: nowMs, sessionId: p.sessionId, sender: { ...from }, challenge: this.cfg.random(CHALLENGE_BYTES), cookie: NO_COOKIE,
-      windowBytes: isAnnounce ? p.windowBytes : 0, payloadBytes: isAnnounce ? p.payloadBytes : 0,
+      windowBytes: isAnnounce ? p.windowBytes : 0, payloadBytes: isAnnounce ? p.payloadBytes : 0, info: isAnnounce ? p.info : '',
       lastAnnounceTimeMs: isAnnounce ? p.senderTimeMs : 0, echoSenderTimeMs: p.senderTimeMs, echoReceivedAtMs: nowMs,
       lastHeardMs: nowMs, nextJoinMs: nowMs, joinDue: true,
     };
     this.candidates.set(key, cand);
     this.state = 'joining';
     this.armCandidatesIdle();
-    this.events.push({ type: 'locked', sessionId: p.sessionId, sender: formatEndpoint(from), windowBytes: cand.windowBytes, payloadBytes: cand.payloadBytes });
+    this.events.push({ type: 'locked', sessionId: p.sessionId, sender: formatEndpoint(from), windowBytes: cand.windowBytes, payloadBytes: cand.payloadBytes, info: cand.info });
   }
 
   /** Make room: forget the oldest candidate that never answered our JOIN (nobody real behind it). */
@@ -391,7 +394,7 @@ export class ReceiverSession {
         for (const t of ['join', 'candidates-idle', 'start-timeout'] as const) this.timers.cancel(t);
         this.timers.set('idle', nowMs + this.cfg.idleTimeoutMs);
         this.timers.set('status', nowMs); // the first STATUS tells the sender our flow window at once
-        this.events.push({ type: 'joined', sessionId: c.sessionId });
+        this.events.push({ type: 'joined', sessionId: c.sessionId, info: c.info });
         return;
       default:
     }

@@ -51,6 +51,9 @@ export interface SenderSessionConfig {
   /** Receivers may join only from addresses this accepts (the interface's subnet by default);
    *  JOINs from elsewhere are dropped unanswered. */
   acceptEndpoint?: (e: Endpoint) => boolean;
+  /** Carried in every ANNOUNCE (at most MAX_ANNOUNCE_INFO_BYTES): what the stream is, for the
+   *  receivers to check before they join. */
+  announceInfo?: string;
 }
 
 export const SENDER_TIMING_DEFAULTS = {
@@ -436,7 +439,7 @@ export class SenderSession {
       case 'waiting':
         if (!this.announceDue) return null;
         this.announceDue = false;
-        return { to: null, bytes: encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: nowMs, windowBytes: this.cfg.windowBytes, payloadBytes: this.cfg.payloadBytes, job: this.cfg.job }) };
+        return { to: null, bytes: encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: nowMs, windowBytes: this.cfg.windowBytes, payloadBytes: this.cfg.payloadBytes, job: this.cfg.job, info: this.cfg.announceInfo ?? '' }) };
       case 'sending':
       case 'ending':
         if (this.heartbeatDue) {

@@ -225,10 +225,11 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     (Object.keys(stats.dropped).length ? `, dropped packets ${JSON.stringify(stats.dropped)}` : '') +
     (Object.keys(link.dropped).length ? `, rejected by the key ${JSON.stringify(link.dropped)}` : '');
   const restoreName = RESTORE_OUTCOME_NAMES[restoreOutcome()];
-  const fields = { session: stats.sessionId, outcome: outcome.code, exitCode: EXIT_BY_OUTCOME[outcome.code], bytes: stats.bytesDelivered, durationSec: Math.round((nowMs() - startedAtMs) / 100) / 10, restore: restoreName };
+  const fields = { session: stats.sessionId, outcome: outcome.code, exitCode: restoreOutcome() === RestoreOutcome.RollbackFailed ? EXIT.ROLLBACK_FAILED : EXIT_BY_OUTCOME[outcome.code], bytes: stats.bytesDelivered, durationSec: Math.round((nowMs() - startedAtMs) / 100) / 10, restore: restoreName };
   const line = `${summary}${restoreName ? `, restore ${restoreName}` : ''}`;
   if (outcome.code === 'ok') log.info(line, fields); else log.error(line, fields);
-  const exitCode = EXIT_BY_OUTCOME[outcome.code];
+  // A server left down outweighs how the transfer ended.
+  const exitCode = restoreOutcome() === RestoreOutcome.RollbackFailed ? EXIT.ROLLBACK_FAILED : EXIT_BY_OUTCOME[outcome.code];
   if (opts.seenSessionsFile && stats.sessionId && stats.sha256 && finalizing) {
     // Verified here: the same session announced again later is a replay.
     try { addSeenSession(opts.seenSessionsFile, stats.sessionId); } catch (err) { log.error(`could not record session ${stats.sessionId} in ${opts.seenSessionsFile}: ${(err as Error).message}`); }

@@ -24,6 +24,9 @@ export const EXIT = {
    *  --min-receivers (max-wait expired, --max-wait-min-receivers let it start) or a receiver named
    *  in --receivers never joined. Never a plain success; `dbcast status` shows it as WARNING. */
   DEGRADED: 10,
+  /** Receiver: a server restore (postgres-cluster, mariadb-server) failed and putting the previous
+   *  server back failed too: it may be down. Needs an operator at once. */
+  ROLLBACK_FAILED: 11,
 } as const;
 
 /** `dbcast status` (and its bad flags): the monitoring-plugin codes (Nagios, Icinga, Sensu). */

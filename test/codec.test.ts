@@ -3,14 +3,14 @@
 import t from 'tap';
 import { randomBytes } from 'crypto';
 import {
-  AbortReason, DoneStatus, DropReason, MAX_NAK_RANGES, MIN_JOIN_DATAGRAM_BYTES, PROTOCOL_VERSION, PacketType, RestoreOutcome, WelcomeVerdict, crc32, crc32Package, decodePacket,
+  AbortReason, DoneStatus, DropReason, MAX_ANNOUNCE_INFO_BYTES, MAX_NAK_RANGES, MIN_JOIN_DATAGRAM_BYTES, PROTOCOL_VERSION, PacketType, RestoreOutcome, WelcomeVerdict, crc32, crc32Package, decodePacket,
   encodeDataPacket, encodePacket, type Packet,
 } from '../protocol';
 import { PacketSlab } from '../protocol/packet-slab';
 
 const sid = '0123456789abcdef';
 const samples: Packet[] = [
-  { type: PacketType.Announce, sessionId: sid, senderTimeMs: 1_700_000_000_123, windowBytes: 64 << 20, payloadBytes: 1448, job: 'nightly-app' },
+  { type: PacketType.Announce, sessionId: sid, senderTimeMs: 1_700_000_000_123, windowBytes: 64 << 20, payloadBytes: 1448, job: 'nightly-app', info: '' },
   { type: PacketType.Join, sessionId: sid, challenge: randomBytes(16), cookie: Buffer.alloc(16), receiverTimeMs: 1_700_000_000_456, echoSenderTimeMs: 1_700_000_000_123, name: 'réplica-1' },
   { type: PacketType.Join, sessionId: sid, challenge: randomBytes(16), cookie: randomBytes(16), receiverTimeMs: 1, echoSenderTimeMs: 2, name: 'r'.repeat(64) },
   { type: PacketType.Welcome, sessionId: sid, challenge: randomBytes(16), cookie: randomBytes(16), receiverId: 7, verdict: WelcomeVerdict.Admitted, refusal: 0, echoReceiverTimeMs: 5, senderTimeMs: 6 },
@@ -24,6 +24,7 @@ const samples: Packet[] = [
   { type: PacketType.DoneAck, sessionId: sid, receiverId: 3 },
   { type: PacketType.Abort, sessionId: sid, reason: AbortReason.InputFailed, message: 'pg_dump exited with status 1' },
   { type: PacketType.Drop, sessionId: sid, receiverId: 4, reason: DropReason.Slow },
+  { type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 4096, payloadBytes: 1448, job: 'j', info: '{"compression":"zstd"}' },
 ];
 
 t.test('every packet type round-trips', async (t) => {
@@ -32,6 +33,14 @@ t.test('every packet type round-trips', async (t) => {
     t.ok(res.ok, `${PacketType[p.type]} decodes`);
     if (res.ok) t.same(res.packet, p, `${PacketType[p.type]} fields survive`);
   }
+});
+
+t.test('ANNOUNCE info: bounded, no control characters', async (t) => {
+  const announce = samples[0] as Extract<Packet, { type: PacketType.Announce }>;
+  t.throws(() => encodePacket({ ...announce, info: 'x'.repeat(MAX_ANNOUNCE_INFO_BYTES + 1) }), 'the encoder refuses info over the limit');
+  t.ok(decodePacket(encodePacket({ ...announce, info: 'x'.repeat(MAX_ANNOUNCE_INFO_BYTES) })).ok, 'info at the limit decodes');
+  const ctrl = Buffer.from(encodePacket({ ...announce, info: 'a\x1b[2Jb' }));
+  t.same(decodePacket(ctrl), { ok: false, reason: 'bad-text' }, 'info with a control character is refused');
 });
 
 t.test('the single-copy DATA encoder equals the generic one', async (t) => {

@@ -11,7 +11,7 @@ import { SENDER, admit, exchange, receiver, seeded, sender, sid } from './helper
 
 const VICTIM: Endpoint = { address: '203.0.113.50', port: 7777 };
 const decode = (b: Buffer): Packet => { const m = decodePacket(b); if (!m.ok) throw new Error(m.reason); return m.packet; };
-const announce = (senderTimeMs: number, sessionId = sid): Buffer => encodePacket({ type: PacketType.Announce, sessionId, senderTimeMs, windowBytes: 1 << 20, payloadBytes: 1000, job: 'j' });
+const announce = (senderTimeMs: number, sessionId = sid): Buffer => encodePacket({ type: PacketType.Announce, sessionId, senderTimeMs, windowBytes: 1 << 20, payloadBytes: 1000, job: 'j', info: '' });
 const join = (challenge: Buffer, cookie: Buffer = Buffer.alloc(COOKIE_BYTES), name = 'r0'): Buffer =>
   encodePacket({ type: PacketType.Join, sessionId: sid, challenge, cookie, receiverTimeMs: 1, echoSenderTimeMs: 0, name });
 const drain = (s: { handleTimeout(now: number): void; pollTransmit(now: number): Transmit | null }, now: number): Transmit[] => {

@@ -6,7 +6,7 @@ import { SENDER, admit, exchange, receiver, sender, sid } from './helpers/sessio
 
 t.test('a forged END with a wrong SHA-256 ends in hash-mismatch, never verified', async (t) => {
   const r = receiver(1);
-  r.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 8000, payloadBytes: 1000, job: 'j' }), SENDER, 0);
+  r.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 8000, payloadBytes: 1000, job: 'j', info: '' }), SENDER, 0);
   r.handlePacket(admit(r, 0), SENDER, 0);
   const payload = Buffer.from('hello world');
   r.handlePacket(encodePacket({ type: PacketType.Data, sessionId: sid, offset: 0, payload }), SENDER, 1);
@@ -23,15 +23,15 @@ t.test('a forged END with a wrong SHA-256 ends in hash-mismatch, never verified'
 
 t.test('packets of another session or another sender address are counted and ignored', async (t) => {
   const r = receiver(1);
-  r.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 8000, payloadBytes: 1000, job: 'j' }), SENDER, 0);
+  r.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 8000, payloadBytes: 1000, job: 'j', info: '' }), SENDER, 0);
   r.handlePacket(encodePacket({ type: PacketType.Abort, sessionId: 'ffffffffffffffff', reason: 1, message: 'x' }), SENDER, 1);
   r.handlePacket(encodePacket({ type: PacketType.Abort, sessionId: sid, reason: 1, message: 'x' }), { address: '192.0.2.66', port: 4000 }, 1);
-  r.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 8000, payloadBytes: 1000, job: 'other-job' }), SENDER, 1);
+  r.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 8000, payloadBytes: 1000, job: 'other-job', info: '' }), SENDER, 1);
   t.equal(r.currentState, 'joining', 'still joining');
   t.equal(r.dropped['foreign-session'], 1);
   t.equal(r.dropped['foreign-sender'], 1);
   const other = receiver(2);
-  other.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 8000, payloadBytes: 1000, job: 'other-job' }), SENDER, 0);
+  other.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 8000, payloadBytes: 1000, job: 'other-job', info: '' }), SENDER, 0);
   t.equal(other.currentState, 'listening', 'an announce for another job is not followed');
 });
 
@@ -95,7 +95,7 @@ t.test('min-wait holds the start after the first join', async (t) => {
 
 t.test('data beyond the receiver window is dropped, not buffered', async (t) => {
   const r = receiver(1);
-  r.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 4000, payloadBytes: 1000, job: 'j' }), SENDER, 0);
+  r.handlePacket(encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: 1, windowBytes: 4000, payloadBytes: 1000, job: 'j', info: '' }), SENDER, 0);
   r.handlePacket(admit(r, 0), SENDER, 0);
   r.handlePacket(encodePacket({ type: PacketType.Data, sessionId: sid, offset: 10_000, payload: Buffer.alloc(1000) }), SENDER, 1);
   r.handlePacket(encodePacket({ type: PacketType.Data, sessionId: sid, offset: 0, payload: Buffer.alloc(1001) }), SENDER, 1);
@@ -130,7 +130,7 @@ t.test('well-formed hostile packets of every type never throw out of a session',
     const receiverId = pick([0, 1, 2, 0xffffffff]);
     const a = big(); const b = big();
     const packets = [
-      encodePacket({ type: PacketType.Announce, sessionId, senderTimeMs: big(), windowBytes: pick([8000, 1, 2 ** 32 - 1]), payloadBytes: 1, job: pick(['j', 'x']) }),
+      encodePacket({ type: PacketType.Announce, sessionId, senderTimeMs: big(), windowBytes: pick([8000, 1, 2 ** 32 - 1]), payloadBytes: 1, job: pick(['j', 'x']), info: '' }),
       encodePacket({ type: PacketType.Join, sessionId, challenge: Buffer.alloc(16, receiverId & 0xff), cookie: Buffer.alloc(16, pick([0, 9])), receiverTimeMs: big(), echoSenderTimeMs: big(), name: 'evil' }),
       encodePacket({ type: PacketType.Welcome, sessionId, challenge: Buffer.alloc(16, receiverId & 0xff), cookie: Buffer.alloc(16, 9), receiverId: receiverId || 1, verdict: WelcomeVerdict.Admitted, refusal: 0, echoReceiverTimeMs: big(), senderTimeMs: big() }),
       encodePacket({ type: PacketType.Data, sessionId, offset: big(), payload: Buffer.alloc(pick([1, 1000, 5000])) }),

@@ -26,6 +26,9 @@ export interface RestorePreset<Settings extends object = object, Ready = unknown
   readonly name: string;
   /** Flags only this preset takes; with another preset they are refused. */
   readonly flags: FlagTable;
+  /** Shared flags (restore-flags.ts) this preset has no use for: given with it, they are refused.
+   *  A preset that restores a whole server lists 'database'; its target's database is then ''. */
+  readonly refusesShared?: readonly string[];
   /** --restore-arg values that would send the restore elsewhere than the staging database. */
   readonly targetOptions: RegExp;
   /** This preset's flags → its settings; a bad value is a UsageError naming the flag. */

@@ -45,6 +45,7 @@ export function parseRestoreOptions(raw: FlagValues): PresetTarget | undefined {
     if (other === preset) continue;
     for (const k of Object.keys(other.flags)) if (!(k in preset.flags)) refuseUnless(raw, k, `--restore ${other.name}`);
   }
+  for (const k of preset.refusesShared ?? []) refuseUnless(raw, k, `a --restore that takes it (not ${preset.name})`);
   const conn: DbConnection = {};
   const host = text(raw, 'db-host', undefined, 1024);
   if (host !== undefined) conn.host = host;
@@ -58,7 +59,7 @@ export function parseRestoreOptions(raw: FlagValues): PresetTarget | undefined {
   }
   const shared: RestoreTarget = {
     kind: preset.name,
-    database: databaseName(raw, 'database'),
+    database: preset.refusesShared?.includes('database') ? '' : databaseName(raw, 'database'),
     conn,
     restoreArgs: restoreArgs(raw, preset),
     spoolDir,
