@@ -4,10 +4,12 @@ import type { RestorePreset } from './preset';
 import type { RestoreTarget } from './target';
 import { mariadb } from './mariadb';
 import { postgres } from './postgres';
+import { postgresCluster } from './postgres-cluster';
 
 export const PRESETS = [
   postgres,
   mariadb,
+  postgresCluster,
 ] as const;
 
 export const PRESET_NAMES: readonly string[] = PRESETS.map((p) => p.name);
