@@ -129,3 +129,61 @@ export async function startMariadb(): Promise<Server> {
     stop,
   };
 }
+
+/** A PostgreSQL cluster controlled the way an operator controls one: pg_ctl on its data
+ *  directory, as its owner (postgres when the tests run as root). For --restore postgres-cluster. */
+export interface PgCluster extends Server {
+  /** Scratch directory (owned by the cluster's owner): socket, log, and the data directory's siblings. */
+  dir: string;
+  dataDir: string;
+  logFile: string;
+  /** Shell commands that stop / start this cluster when run by its owner. */
+  stopCommand: string;
+  startCommand: string;
+  /** The same commands for root to run: through runuser to the owner (as they are, when not root). */
+  rootStopCommand: string;
+  rootStartCommand: string;
+  /** The OS user that owns the cluster. */
+  owner: string;
+  /** Start it again (after a test left it down). */
+  start(): void;
+}
+
+export function startPgCluster(port: number, prefix = 'dbcast-pgc-'): PgCluster {
+  const owner = isRoot ? 'postgres' : os.userInfo().username;
+  const dir = scratch(prefix, owner);
+  const dataDir = path.join(dir, 'data');
+  const logFile = path.join(dir, 'log');
+  const pgCtl = findPgBin('pg_ctl') as string;
+  const [c1, a1] = asUser(owner, findPgBin('initdb') as string, ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale', 'C.UTF-8']);
+  execFileSync(c1, a1, { stdio: 'ignore' });
+  const opts = `-p ${port} -k ${dir} -c listen_addresses= -c fsync=off -c max_connections=30`;
+  const stopCommand = `${pgCtl} -D ${dataDir} -m fast stop`;
+  const startCommand = `${pgCtl} -D ${dataDir} -o "${opts}" -l ${logFile} -w -t 120 start`;
+  const sh = (cmd: string): void => { const [c, a] = asUser(owner, '/bin/sh', ['-c', cmd]); execFileSync(c, a, { stdio: 'ignore' }); };
+  sh(startCommand);
+  const env = { ...process.env, PGHOST: dir, PGPORT: String(port), PGUSER: 'postgres' };
+  let stopped = false;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    for (const d of [dataDir, `${dataDir}.previous`, `${dataDir}.failed`, `${dataDir}.incoming`]) {
+      if (fs.existsSync(path.join(d, 'postmaster.pid'))) { const [c, a] = asUser(owner, pgCtl, ['-D', d, '-m', 'immediate', 'stop']); spawnSync(c, a, { stdio: 'ignore' }); }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', stop);
+  return {
+    host: dir, port, user: 'postgres', dir, dataDir, logFile, owner,
+    stopCommand, startCommand,
+    rootStopCommand: isRoot ? `runuser -u ${owner} -- ${stopCommand}` : stopCommand,
+    rootStartCommand: isRoot ? `runuser -u ${owner} -- ${startCommand}` : startCommand,
+    sql(db, sql) {
+      const r = spawnSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', '-'], { input: sql, env, encoding: 'utf8', maxBuffer: 256 << 20 });
+      if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+      return r.stdout;
+    },
+    start() { sh(startCommand); },
+    stop,
+  };
+}
