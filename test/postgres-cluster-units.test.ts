@@ -192,7 +192,7 @@ t.test('swap: the copy does not start: rolled back, kept-old, the step and the l
   const r = await swapDataDir(plan(s));
   t.equal(r.outcome, 'kept-old');
   t.equal(r.failedStep, 'start');
-  t.match(r.detail, /step start failed: start failed; server log: FATAL: incorrect checksum.*rolled back/);
+  t.match(r.detail, /^step start failed: start failed; rolled back, the old server answers; server log: FATAL: incorrect checksum/);
   t.same(fs.readdirSync(root).sort(), ['data'], 'the old data back in place; the failed copy removed');
   t.equal(who(root, 'data'), 'old');
   t.same(s.calls, ['stop', 'start:new', 'start:old', 'check:old']);
@@ -212,7 +212,7 @@ t.test('swap: the rollback fails too: rollback-failed, loudly, saying where each
   const s = fakeServer(root, { startFails: [1, 2] });
   const r = await swapDataDir(plan(s));
   t.equal(r.outcome, 'rollback-failed');
-  t.match(r.detail, /ROLLBACK FAILED: start failed; the old data is in .*data, the new in .*data\.failed/);
+  t.match(r.detail, /^ROLLBACK FAILED \(start failed\) after step start failed: start failed; the old data is in .*data, the new in .*data\.failed/);
 });
 
 t.test('swap: the stop fails: nothing moved, the old server answers: kept-old', async (t) => {
@@ -222,4 +222,11 @@ t.test('swap: the stop fails: nothing moved, the old server answers: kept-old', 
   t.match(r, { outcome: 'kept-old', failedStep: 'stop' });
   t.equal(who(root, 'data'), 'old');
   t.equal(who(root, 'data.incoming'), 'new', 'staging left for the sink to remove');
+});
+
+t.test('server log summary: the last error lines, without their prefix', async (t) => {
+  const { serverLogSummary } = await import('../receiver/restore/postgres-cluster/control');
+  const log = '2026-12-02 15:12:46.392 UTC [15029] LOG:  starting\n2026-12-02 15:12:46.400 UTC [15029] FATAL:  incorrect checksum in control file\n2026-12-02 15:12:46.401 UTC [15020] LOG:  database system is shut down\n';
+  t.equal(serverLogSummary(log), 'FATAL:  incorrect checksum in control file');
+  t.equal(serverLogSummary('a\nb\nc\n'), 'b | c');
 });

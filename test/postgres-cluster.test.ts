@@ -125,10 +125,10 @@ function run(): void {
 
   /** Each failure case starts from r1 as it is now, marked so that "the old data" is recognisable. */
   const mark = (tag: string): string => { r1.sql('postgres', `CREATE TABLE IF NOT EXISTS marker (tag text); DELETE FROM marker; INSERT INTO marker VALUES ('${tag}')`); return fingerprint(r1); };
-  const oldIsBack = (t: Test, print: string): void => {
+  const oldIsBack = (t: Test, print: string, failedCopyKept = false): void => {
     t.equal(fingerprint(r1), print, 'the old server answers with its old data');
     t.notOk(fs.existsSync(`${r1.dataDir}.incoming`), 'no staging directory left');
-    t.notOk(fs.existsSync(`${r1.dataDir}.failed`), 'no failed copy left');
+    t.equal(fs.existsSync(`${r1.dataDir}.failed`), failedCopyKept, failedCopyKept ? 'the copy that failed is kept aside for the operator' : 'no failed copy left');
   };
   let backupFile = '';
   const makeBackupFile = (dir: string): string => {
@@ -205,9 +205,11 @@ function run(): void {
     t.equal(s.code, 4, 'sender exit 4');
     const x = report(path.join(dir, 'r.json')).receivers[0];
     t.equal(x.restore, 'rollback-failed');
-    t.match(x.detail, /ROLLBACK FAILED/);
+    t.match(x.detail, /ROLLBACK FAILED \(the start command exited with status 1\) after step start failed/);
+    t.match(x.detail, /the old data is in \S+\/data\b/, 'says where the old data is');
     r1.start(); // what the operator does next
-    oldIsBack(t, print);
+    oldIsBack(t, print, true);
+    fs.rmSync(`${r1.dataDir}.failed`, { recursive: true, force: true });
   });
 }
 

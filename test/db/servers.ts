@@ -157,7 +157,8 @@ export function startPgCluster(port: number, prefix = 'dbcast-pgc-'): PgCluster 
   const pgCtl = findPgBin('pg_ctl') as string;
   const [c1, a1] = asUser(owner, findPgBin('initdb') as string, ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale', 'C.UTF-8']);
   execFileSync(c1, a1, { stdio: 'ignore' });
-  const opts = `-p ${port} -k ${dir} -c listen_addresses= -c fsync=off -c max_connections=30`;
+  // max_connections as startPostgres' primary: a copy recovering the primary's WAL needs at least the primary's.
+  const opts = `-p ${port} -k ${dir} -c listen_addresses= -c fsync=off -c max_connections=50`;
   const stopCommand = `${pgCtl} -D ${dataDir} -m fast stop`;
   const startCommand = `${pgCtl} -D ${dataDir} -o "${opts}" -l ${logFile} -w -t 120 start`;
   const sh = (cmd: string): void => { const [c, a] = asUser(owner, '/bin/sh', ['-c', cmd]); execFileSync(c, a, { stdio: 'ignore' }); };

@@ -5,6 +5,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import type { Logger } from '../../../runtime/log';
 import { OutputTail } from '../../../runtime/output-tail';
 import { pgConnArgs } from '../postgres/client';
 import { describeCommand, fileTail, lastLines, runShell } from '../server-swap/shell-command';
@@ -56,19 +57,23 @@ export class PgClusterControl implements ServerControl {
   /** Set once the new copy's pg_control is known (before the swap). */
   expect: PgExpectations | null = null;
 
-  constructor(private readonly t: PgClusterReady) {}
+  constructor(private readonly t: PgClusterReady, private readonly log: Logger) {}
 
   async running(): Promise<boolean> {
     try { await fs.promises.lstat(path.join(this.t.dataDir, 'postmaster.pid')); return true; } catch { return false; }
   }
 
-  private async command(cmd: string): Promise<StepResult> {
+  /** The report gets the short form (its detail is small); the log gets the command and its output. */
+  private async command(what: 'stop' | 'start', cmd: string): Promise<StepResult> {
+    this.log.info(`running the ${what} command: ${cmd}`);
     const r = await runShell(cmd, COMMAND_TIMEOUT_MS);
-    return { ok: r.ok, message: r.ok ? '' : `${JSON.stringify(cmd)} ${describeCommand(r, COMMAND_TIMEOUT_MS)}` };
+    if (r.ok) return { ok: true, message: '' };
+    this.log.error(`the ${what} command ${describeCommand(r, COMMAND_TIMEOUT_MS)}: ${cmd}`);
+    return { ok: false, message: `the ${what} command ${describeCommand({ ...r, output: '' }, COMMAND_TIMEOUT_MS)}` };
   }
 
-  stop(): Promise<StepResult> { return this.command(this.t.stopCommand); }
-  start(): Promise<StepResult> { return this.command(this.t.startCommand); }
+  stop(): Promise<StepResult> { return this.command('stop', this.t.stopCommand); }
+  start(): Promise<StepResult> { return this.command('start', this.t.startCommand); }
 
   async check(which: 'new' | 'old'): Promise<StepResult> {
     const wantId = which === 'new' ? this.expect?.newSystemId : this.t.liveSystemId;
@@ -79,7 +84,7 @@ export class PgClusterControl implements ServerControl {
       const r = await checkQuery(this.t, CHECK_SQL);
       if (r.ok) {
         const [inRecovery, systemId, timeline] = r.stdout.split('|');
-        if (wantId && systemId !== wantId) return { ok: false, message: `the server that answers has system identifier ${systemId}, not ${wantId} (the one in ${this.t.dataDir}): do --db-host/--db-port reach this cluster?` };
+        if (wantId && systemId !== wantId) return { ok: false, message: `another server answers (system identifier ${systemId}, not ${wantId}): do --db-host/--db-port reach this cluster?` };
         if (which === 'old') return { ok: true, message: '' };
         if (this.t.asStandby) {
           if (inRecovery === 't') return { ok: true, message: 'running as a standby of the primary' };
@@ -93,17 +98,29 @@ export class PgClusterControl implements ServerControl {
       } else {
         last = r.error;
         notRunning = (await this.running()) ? 0 : notRunning + 1;
-        if (notRunning >= NOT_RUNNING_LIMIT) return { ok: false, message: `the server is not running (no postmaster.pid in ${this.t.dataDir}); psql: ${last}` };
+        if (notRunning >= NOT_RUNNING_LIMIT) return { ok: false, message: 'the server is not running (no postmaster.pid)' };
       }
-      if (Date.now() >= deadline) return { ok: false, message: `no good answer within ${this.t.checkTimeoutSec} s (--check-timeout-sec): ${last}` };
+      if (Date.now() >= deadline) this.log.error(`check: last answer: ${last}`);
+        return { ok: false, message: `no good answer within ${this.t.checkTimeoutSec} s (--check-timeout-sec): ${last.slice(0, 80)}` };
       await sleep(CHECK_INTERVAL_MS);
     }
   }
 
+  /** The log's last lines go to dbcast's log; the report gets its last FATAL/PANIC/ERROR lines. */
   lastLog(): string {
     const file = this.t.serverLog || newestLog(path.join(this.t.dataDir, 'log'));
-    return file ? lastLines(fileTail(file), LOG_LINES) : '';
+    if (!file) return '';
+    const tail = fileTail(file);
+    this.log.error(`the server's log (${file}) ends with: ${lastLines(tail, LOG_LINES)}`);
+    return serverLogSummary(tail);
   }
+}
+
+/** The last error lines of a server log, without their timestamp and pid prefix. */
+export function serverLogSummary(tail: string): string {
+  const lines = tail.split('\n').map((l) => l.replace(/^\d{4}-\d\d-\d\d [\d:.]+(?: \w+)? \[\d+\] /, '').trim()).filter(Boolean);
+  const errors = lines.filter((l) => /^(FATAL|PANIC|ERROR):/.test(l));
+  return (errors.length ? errors : lines).slice(-2).join(' | ');
 }
 
 /** The newest file in a logging_collector directory, or ''. */

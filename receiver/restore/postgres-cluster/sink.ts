@@ -31,7 +31,7 @@ export class PgClusterSink implements Sink {
   private done = false;
 
   constructor(private readonly t: PgClusterReady, private readonly log: Logger) {
-    this.label = `--restore postgres-cluster ${t.dataDir}`;
+    this.label = '--restore postgres-cluster'; // the report's detail is short: the data directory is in the log
     this.policy = new BaseBackupPolicy(t.liveMajor);
     try {
       this.makeStaging();
@@ -73,7 +73,7 @@ export class PgClusterSink implements Sink {
 
   private fail(message: string, liveUntouched = true): void {
     if (this.failure) return;
-    this.failure = { kind: 'restore', label: this.label, message: liveUntouched ? `${message}; ${this.t.dataDir} left as it was` : message, exitCode: -1 };
+    this.failure = { kind: 'restore', label: this.label, message: liveUntouched ? `${message}; the live cluster left as it was` : message, exitCode: -1 };
     this.log.error(`${this.label}: ${message}`);
     this.failureCb?.(this.failure);
   }
@@ -88,7 +88,7 @@ export class PgClusterSink implements Sink {
     const problem = baseBackupProblem(x.summary);
     if (problem) { this.fail(`check-backup: ${problem}`); await this.cleanup(); return this.failure; }
     this.log.info(`stream verified and extracted: ${x.summary.files} files, ${x.summary.dataBytes} bytes (PostgreSQL ${this.policy.backupMajor})`);
-    const control = new PgClusterControl(this.t);
+    const control = new PgClusterControl(this.t, this.log);
     try {
       control.expect = await this.prepareStaging();
     } catch (err) {

@@ -72,7 +72,7 @@ export async function swapDataDir(p: SwapPlan): Promise<SwapResult> {
   if (!r.ok) return rollBack('start', failed('start', r), p, step, true);
   r = await step('check', () => control.check('new'));
   if (!r.ok) return rollBack('check', failed('check', r), p, step, true);
-  return { outcome: 'swapped', detail: `swapped ${p.live}: the server answers on the new data${r.message ? ` (${r.message})` : ''}; the old data directory is kept as ${p.previous}` };
+  return { outcome: 'swapped', detail: `swapped: the server answers on the new data${r.message ? `, ${r.message}` : ''}; the old data kept as ${p.previous}` };
 }
 
 type StepFn = (name: string, run: () => Promise<StepResult>) => Promise<StepResult>;
@@ -85,14 +85,14 @@ async function ensureOldUp(failedStep: Step, why: string, p: SwapPlan, step: Ste
     r = await step('recover-start-old', () => p.control.start());
     if (r.ok) r = await step('recover-check-old', () => p.control.check('old'));
   }
-  if (r.ok) return { outcome: 'kept-old', failedStep, detail: `${why}; ${p.live} untouched and its server answers` };
-  return { outcome: 'rollback-failed', failedStep, detail: `${why}; ROLLBACK FAILED: the old server on ${p.live} does not answer (${r.message}); the data directory is untouched` };
+  if (r.ok) return { outcome: 'kept-old', failedStep, detail: `${why}; data directory untouched, the old server answers` };
+  return { outcome: 'rollback-failed', failedStep, detail: `ROLLBACK FAILED: the old server does not answer (${r.message}) after ${why}; its data directory is untouched` };
 }
 
 /** The new data is (or was about to be) live and did not come up: put the old one back. */
 async function rollBack(failedStep: Step, why: string, p: SwapPlan, step: StepFn, newIsLive: boolean): Promise<SwapResult> {
   const serverLog = p.control.lastLog();
-  const why2 = `${why}${serverLog ? `; server log: ${serverLog}` : ''}`;
+  const logPart = serverLog ? `; server log: ${serverLog}` : '';
   let r: StepResult = { ok: true, message: '' };
   if (newIsLive) {
     if (await p.control.running()) {
@@ -111,8 +111,8 @@ async function rollBack(failedStep: Step, why: string, p: SwapPlan, step: StepFn
   if (r.ok) r = await step('rollback-check-old', () => p.control.check('old'));
   if (!r.ok) {
     const where = (await exists(p.previous)) ? `the old data is in ${p.previous}` : `the old data is in ${p.live}`;
-    return { outcome: 'rollback-failed', failedStep, detail: `${why2}; ROLLBACK FAILED: ${r.message}; ${where}${(await exists(p.failed)) ? `, the new in ${p.failed}` : ''}` };
+    return { outcome: 'rollback-failed', failedStep, detail: `ROLLBACK FAILED (${r.message}) after ${why}; ${where}${(await exists(p.failed)) ? `, the new in ${p.failed}` : ''}${logPart}` };
   }
   await removeTree(p.failed).catch((err: Error) => p.log.warn(`could not remove ${p.failed}: ${err.message}`));
-  return { outcome: 'kept-old', failedStep, detail: `${why2}; rolled back: ${p.live} holds the old data again and its server answers` };
+  return { outcome: 'kept-old', failedStep, detail: `${why}; rolled back, the old server answers${logPart}` };
 }
