@@ -230,3 +230,16 @@ t.test('server log summary: the last error lines, without their prefix', async (
   t.equal(serverLogSummary(log), 'FATAL:  incorrect checksum in control file');
   t.equal(serverLogSummary('a\nb\nc\n'), 'b | c');
 });
+
+t.test('stop/start commands: a server left running in the background does not hold the command open', async (t) => {
+  const { runShell } = await import('../receiver/restore/server-swap/shell-command');
+  const t0 = Date.now();
+  // Like pg_ctl start without -l: the started process keeps the command's stdout.
+  const r = await runShell('sleep 6 & echo "server starting"', 20_000);
+  t.ok(Date.now() - t0 < 5000, 'returns when the command exits, not when its background child does');
+  t.same([r.ok, r.output], [true, 'server starting']);
+  const bad = await runShell('echo "pg_ctl: could not start server" >&2; exit 3', 20_000);
+  t.same([bad.ok, bad.code, bad.output], [false, 3, 'pg_ctl: could not start server']);
+  const slow = await runShell('sleep 30', 300);
+  t.match(slow, { ok: false, timedOut: true });
+});
