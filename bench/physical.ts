@@ -97,7 +97,6 @@ async function postgres(dir: string): Promise<string[]> {
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbcast-physical-bench-'));
-  fs.chmodSync(dir, 0o777);
   const out = ['# Physical vs logical: dump start to 2 replicas answering on the new data', '',
     `${new Date().toISOString()}, ${os.cpus().length} cores, ${os.hostname()}; dbcast on loopback at its default rate; one run each.`, ''];
   try {
