@@ -213,7 +213,7 @@ function run(): void {
   });
 }
 
-const missing = postgresMissing() ?? (spawnSync('sh', ['-c', 'command -v pg_basebackup && command -v pgbench']).status !== 0 ? 'pg_basebackup/pgbench not found (apt install postgresql-client postgresql-contrib)' : null);
+const missing = postgresMissing() ?? (spawnSync('sh', ['-c', 'command -v pg_basebackup && command -v pgbench']).status !== 0 ? 'pg_basebackup/pgbench not found (apt install postgresql postgresql-client)' : null);
 if (missing && process.env.CI) t.fail(`PostgreSQL is required in CI: ${missing}`);
 else if (missing) t.plan(0, `PostgreSQL cluster tests skipped: ${missing}`);
 else run();
