@@ -103,7 +103,9 @@ class Writer {
   }
   /** Millisecond timestamps travel as whole, non-negative numbers. */
   time(v: number): void { this.u64(Math.max(0, Math.floor(v))); }
-  bytes(b: Uint8Array): void { this.buf.set(b, this.pos); this.pos += b.length; }
+  // Buffer#copy, not TypedArray#set: set into fresh slab memory ran at a fifth of copy's speed
+  // (the sender's payload copy was its costliest line).
+  bytes(b: Uint8Array): void { this.pos += Buffer.isBuffer(b) ? b.copy(this.buf, this.pos) : (this.buf.set(b, this.pos), b.length); }
   finish(): Buffer {
     if (this.pos !== this.buf.length - TRAILER_BYTES) throw new Error('encoder size mismatch');
     this.buf.writeUInt32BE(crc32(this.buf.subarray(0, this.pos)), this.pos);

@@ -130,6 +130,7 @@ export class SendWindow {
     while (this.head < this.nextNew) {
       const p = this.packets[this.head];
       if (p.offset + p.length > this.base) break;
+      this.slab.release(p.encoded);
       this.head++;
     }
     if (this.head > COMPACT_AFTER_PACKETS && this.head * 2 > this.packets.length) {

@@ -181,3 +181,17 @@ t.test('DATA packets carved from a slab are independent and decode like allocate
   t.not(packets[0].buffer, packets[3].buffer, 'a new slab once one is full');
   t.equal(packets[0].buffer, packets[1].buffer, 'small packets share a slab');
 });
+
+t.test('a slab whose packets were all released is carved again; one with a live packet is not', async (t) => {
+  const slab = new PacketSlab(4096);
+  const a = slab.take(2000); const b = slab.take(2000); // slab 1 full
+  const c = slab.take(3000); // slab 2
+  slab.release(a);
+  const d = slab.take(3000); // slab 3: slab 1 still holds b
+  t.not(d.buffer, a.buffer, 'a slab with a live packet is not carved again');
+  slab.release(b);
+  const e = slab.take(3000); // slab 4: slab 1, now free
+  t.equal(e.buffer, a.buffer, 'the freed slab is used again');
+  t.not(e.buffer, c.buffer);
+  t.not(e.buffer, d.buffer);
+});
