@@ -14,6 +14,7 @@
 //              BENCH_DBCAST_ARGS="--payload-bytes 1448" (extra dbcast send flags, for A/B tuning runs;
 //              without it dbcast runs in its default configuration)
 //              BENCH_DIR=/dev/shm (input; tmpfs by default, see below)
+//              BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (node flags for dbcast's processes, to profile them)
 // dbcast-key is dbcast in keyed mode (--key-file): the cost of AES-256-GCM, same bed, same run.
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -36,6 +37,7 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const TOOLS = list(process.env.BENCH_TOOLS, 'dbcast,udpcast,tcp');
 const NAME = process.env.BENCH_NAME ?? 'latest';
 const DBCAST_EXTRA = list(process.env.BENCH_DBCAST_ARGS?.replace(/\s+/g, ','), '');
+const NODE_ARGS = list(process.env.BENCH_NODE_ARGS?.replace(/\s+/g, ','), '');
 // Long enough for the slowest tool at N = 3 behind 1 Gbit/s (about 25 MiB/s), with room.
 const RUN_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SEC ?? Math.max(90, 30 + MIB / 10)) * 1000;
 // Input on tmpfs: the bench measures the network, not the disk. Receivers write no file (their
@@ -125,11 +127,11 @@ async function runOnce(tool: string, bed: TestBed, spec: CellSpec, input: string
     if (keyed && !fs.existsSync(keyFile)) { fs.writeFileSync(keyFile, randomBytes(32)); fs.chmodSync(keyFile, 0o600); }
     const common = ['--interface', 'e0', '--group', '239.77.1.1', '--port', '9500', '--job', 'bench', '--idle-timeout-sec', '10', ...(keyed ? ['--key-file', keyFile] : [])];
     // No sink flag: the stream goes to stdout, into the pipe.
-    receivers = bed.receivers.map((h, i) => timed(h.ns, [process.execPath, DBCAST, 'receive', ...common, '--name', `rx${i + 1}`], RUN_TIMEOUT_MS, outs[i]));
+    receivers = bed.receivers.map((h, i) => timed(h.ns, [process.execPath, ...NODE_ARGS, DBCAST, 'receive', ...common, '--name', `rx${i + 1}`], RUN_TIMEOUT_MS, outs[i]));
     // The default configuration: payload size read off the interface MTU, max rate 1000 Mbit/s
     // (told only when the bench link is another rate; an uncapped link keeps the default).
     const rateMbps = spec.rate ? rateBitsPerSec(spec.rate) / 1e6 : 1000;
-    senderArgv = [process.execPath, DBCAST, 'send', ...common, '--min-receivers', String(n),
+    senderArgv = [process.execPath, ...NODE_ARGS, DBCAST, 'send', ...common, '--min-receivers', String(n),
       ...(rateMbps === 1000 ? [] : ['--max-rate-mbps', String(rateMbps)]), ...DBCAST_EXTRA];
     senderArgv = ['sh', '-c', `exec "$@" < ${input}`, 'sh', ...senderArgv];
   } else if (tool === 'udpcast') {
