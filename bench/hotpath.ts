@@ -33,7 +33,7 @@ const r = new ReceiverSession({
 
 let sunk = 0;
 const nullSink: Sink = {
-  label: 'null', write: (c: Buffer) => { sunk += c.length; return true; },
+  label: 'null', write: (c: Buffer, written?: () => void) => { sunk += c.length; written?.(); return true; },
   onDrain: () => undefined, onFailure: () => undefined, finish: async () => null, abort: async () => undefined,
 };
 const fanout = new Fanout([nullSink], () => undefined);

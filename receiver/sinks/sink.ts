@@ -10,8 +10,9 @@ export interface Sink {
   readonly detail?: string;
   /** Restore presets: what happened to the live database. */
   readonly restoreOutcome?: RestoreOutcome;
-  /** False: stop writing until onDrain fires. */
-  write(chunk: Buffer): boolean;
+  /** False: stop writing until onDrain fires. `written`, when the sink can tell, is called once
+   *  it no longer needs chunk's memory (the fanout then fills that buffer again). */
+  write(chunk: Buffer, written?: () => void): boolean;
   onDrain(cb: () => void): void;
   /** Called once, if the sink fails by itself mid-stream (pipe exited, disk full, ...). */
   onFailure(cb: (f: SinkFailure) => void): void;

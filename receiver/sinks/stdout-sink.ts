@@ -19,7 +19,7 @@ export class StdoutSink implements Sink {
     });
   }
 
-  write(chunk: Buffer): boolean { return this.failure ? true : this.stream.write(chunk); }
+  write(chunk: Buffer, written?: () => void): boolean { return this.failure ? true : this.stream.write(chunk, written); }
   onDrain(cb: () => void): void { this.stream.on('drain', cb); }
   onFailure(cb: (f: SinkFailure) => void): void { this.failureCb = cb; }
 
