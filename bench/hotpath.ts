@@ -44,11 +44,15 @@ let fed = 0;
 let senderUs = 0;
 let receiverUs = 0;
 let now = 1;
+let senderFaults = 0;
+let receiverFaults = 0;
+const faultsNow = (): number => process.resourceUsage().minorPageFault;
 const time = (f: () => void): number => { const t = process.cpuUsage(); f(); const d = process.cpuUsage(t); return d.user + d.system; };
 
 // Handshake and transfer: alternate sides until the receiver verified the stream.
 for (let round = 0; !r.isVerified && round < 50_000_000; round++) {
   const toReceiver: Buffer[] = [];
+  let f0 = faultsNow();
   senderUs += time(() => {
     s.handleTimeout(now);
     while (fed < total && s.inputSpaceBytes() > 0) {
@@ -60,19 +64,26 @@ for (let round = 0; !r.isVerified && round < 50_000_000; round++) {
     }
     for (let t = s.pollTransmit(now); t && toReceiver.length < 4096; t = s.pollTransmit(now)) toReceiver.push(t.bytes);
   });
+  senderFaults += faultsNow() - f0;
+  const datagrams = toReceiver.map((b) => Buffer.from(b)); // dgram: a fresh buffer per datagram, not ours
   const toSender: Buffer[] = [];
+  f0 = faultsNow();
   receiverUs += time(() => {
-    for (const b of toReceiver) r.handlePacket(Buffer.from(b), SENDER, now); // dgram: a fresh buffer per datagram
+    for (const b of datagrams) r.handlePacket(b, SENDER, now);
     r.handleTimeout(now);
     for (let c = r.pollDelivery(now); c; c = r.pollDelivery(now)) fanout.write(c, now);
     fanout.flush(now);
     for (let t = r.pollTransmit(now); t; t = r.pollTransmit(now)) toSender.push(t.bytes);
   });
+  receiverFaults += faultsNow() - f0;
+  f0 = faultsNow();
   senderUs += time(() => { for (const b of toSender) s.handlePacket(b, RECEIVER, now); });
+  senderFaults += faultsNow() - f0;
   now += 1;
 }
 fanout.flush(now, true);
 if (!r.isVerified || sunk !== total) { process.stderr.write(`hotpath: not verified (${sunk} of ${total} bytes)\n`); process.exit(1); }
 void decodePacket; void PacketType;
 const gib = total / 2 ** 30;
-process.stdout.write(`MTU ${MTU}, ${MIB} MiB: sender ${(senderUs / 1e6 / gib).toFixed(3)} CPU s/GiB, receiver ${(receiverUs / 1e6 / gib).toFixed(3)} CPU s/GiB (dbcast's own code, no sockets)\n`);
+// Page faults: the cost of touching fresh memory, which CPU time on a busy machine hides in noise.
+process.stdout.write(`MTU ${MTU}, ${MIB} MiB: sender ${(senderUs / 1e6 / gib).toFixed(3)} CPU s/GiB, receiver ${(receiverUs / 1e6 / gib).toFixed(3)} CPU s/GiB (dbcast's own code, no sockets); minor page faults/GiB sender ${Math.round(senderFaults / gib)} receiver ${Math.round(receiverFaults / gib)}\n`);
