@@ -121,3 +121,12 @@ export function interfaceNetworks(name: string): Network[] {
   return (os.networkInterfaces()[name] ?? []).filter((a) => a.family === 'IPv4' && a.cidr)
     .map((a) => parseNetwork(a.cidr as string)).filter((n): n is Network => n !== null);
 }
+
+/** How many IPv4 UDP sockets of this network namespace are bound to `port` (/proc/net/udp);
+ *  null when that cannot be told. */
+export function udpSocketsOnPort(port: number): number | null {
+  let table: string;
+  try { table = fs.readFileSync('/proc/net/udp', 'utf8'); } catch { return null; }
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return table.split('\n').slice(1).filter((line) => line.trim().split(/\s+/)[1]?.endsWith(hex)).length;
+}

@@ -4,7 +4,7 @@ import * as dgram from 'dgram';
 import { SENDER_TIMING_DEFAULTS, SenderSession, type SenderReport, type Transmit } from '../protocol';
 import { EXIT } from '../runtime/exit-codes';
 import type { Logger } from '../runtime/log';
-import { bindSocket, enlargeBuffers, inNetworks, requireLocalAddress, type Network } from '../runtime/net';
+import { bindSocket, enlargeBuffers, inNetworks, requireLocalAddress, udpSocketsOnPort, type Network } from '../runtime/net';
 import { nowMs } from '../runtime/clock';
 import { wire } from '../runtime/keyed';
 import { mib, startProgress } from '../runtime/progress';
@@ -36,19 +36,36 @@ export function senderExitCode(r: SenderReport): number {
   return r.degraded ? EXIT.DEGRADED : EXIT.OK;
 }
 
+/** Tries at finding a port no other socket shares (see senderSockets). */
+const PORT_TRIES = 8;
+
+/**
+ * Group sends go out of a second socket on the same address and port, connected to the group:
+ * a connected send skips Node's address lookup and the kernel's route lookup per datagram
+ * (user + system CPU per send 9.5 -> 4.5 us in a microbenchmark). Receivers see one sender
+ * endpoint; their replies reach `sock`, as a connected socket only takes its peer's. Sharing the
+ * port takes SO_REUSEADDR, with which the kernel may hand out a port another such socket holds
+ * (another sender on this host): the pair is kept only when it is alone on its port.
+ */
+async function senderSockets(interfaceAddress: string | undefined): Promise<{ sock: dgram.Socket; groupSock: dgram.Socket }> {
+  for (let attempt = 1; ; attempt++) {
+    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    await bindSocket(sock, 0, interfaceAddress);
+    const groupSock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    await bindSocket(groupSock, sock.address().port, interfaceAddress);
+    const holders = udpSocketsOnPort(sock.address().port);
+    if (holders === null || holders <= 2) return { sock, groupSock };
+    sock.close(); groupSock.close();
+    if (attempt === PORT_TRIES) throw new Error(`no UDP port of its own after ${PORT_TRIES} tries`);
+  }
+}
+
 export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   if (!opts.command && process.stdin.isTTY) {
     throw new UsageError('command', 'a dump command (--command "pg_dump -Fc app"), or the dump piped into stdin', 'stdin is a terminal');
   }
   requireLocalAddress(opts.interfaceAddress);
-  const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-  await bindSocket(sock, 0, opts.interfaceAddress);
-  // Group sends go out of a second socket on the same address and port, connected to the
-  // group: a connected send skips Node's address lookup and the kernel's route lookup per
-  // datagram (user + system CPU per send 9.5 -> 4.5 us in a microbenchmark). Receivers see one
-  // sender endpoint; their replies reach `sock`, as a connected socket only takes its peer's.
-  const groupSock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-  await bindSocket(groupSock, sock.address().port, opts.interfaceAddress);
+  const { sock, groupSock } = await senderSockets(opts.interfaceAddress);
   for (const s of [sock, groupSock]) {
     if (opts.interfaceAddress) s.setMulticastInterface(opts.interfaceAddress);
     s.setMulticastTTL(opts.ttl);
