@@ -83,13 +83,19 @@ export const SESSION_ID_HEX_CHARS = 16;
 
 // ---------------------------------------------------------------- encoding
 
+let lastEncodedId = '';
+const lastEncodedIdBytes = Buffer.alloc(8);
+
 class Writer {
   readonly buf: Buffer;
   pos = HEADER_BYTES;
   constructor(type: PacketType, sessionId: string, bodyBytes: number, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe) {
     this.buf = alloc(HEADER_BYTES + bodyBytes + TRAILER_BYTES);
     this.buf[0] = MAGIC0; this.buf[1] = MAGIC1; this.buf[2] = PROTOCOL_VERSION; this.buf[3] = type;
-    if (this.buf.write(sessionId, 4, 8, 'hex') !== 8) throw new RangeError('session id must be 16 hex digits');
+    // The sender writes its own id into every packet: its bytes are kept, not re-parsed from hex.
+    if (sessionId === lastEncodedId) lastEncodedIdBytes.copy(this.buf, 4);
+    else if (this.buf.write(sessionId, 4, 8, 'hex') !== 8) throw new RangeError('session id must be 16 hex digits');
+    else { this.buf.copy(lastEncodedIdBytes, 0, 4, 12); lastEncodedId = sessionId; }
   }
   u8(v: number): void { this.buf.writeUInt8(v, this.pos); this.pos += 1; }
   u16(v: number): void { this.buf.writeUInt16BE(v, this.pos); this.pos += 2; }
@@ -209,6 +215,15 @@ export function encodeDataPacket(sessionId: string, offset: number, parts: reado
   const w = new Writer(PacketType.Data, sessionId, 8 + length, alloc);
   w.u64(offset);
   for (const part of parts) w.bytes(part);
+  return w.finish();
+}
+
+/** A DATA packet whose payload is src[start, end): a packet within one input chunk, copied
+ *  without a view of it being made. */
+export function encodeDataPacketRange(sessionId: string, offset: number, src: Buffer, start: number, end: number, alloc?: (bytes: number) => Buffer): Buffer {
+  const w = new Writer(PacketType.Data, sessionId, 8 + end - start, alloc);
+  w.u64(offset);
+  w.pos += src.copy(w.buf, w.pos, start, end);
   return w.finish();
 }
 

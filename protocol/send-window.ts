@@ -4,7 +4,7 @@
 // receiver has delivered it. Offsets: released <= base <= sentEnd <= packetized <= input.
 import { createHash, type Hash } from 'crypto';
 import { PACKET_SLAB_BYTES } from './constants';
-import { encodeDataPacket } from './codec';
+import { encodeDataPacket, encodeDataPacketRange } from './codec';
 import { PacketSlab } from './packet-slab';
 
 export interface WindowPacket {
@@ -23,6 +23,8 @@ export class SendWindow {
   private readonly hash: Hash = createHash('sha256');
   private digest: Buffer | null = null;
   private pending: Buffer[] = [];
+  /** Bytes of pending[0] already in packets. */
+  private pendingStart = 0;
   private pendingBytes = 0;
   private inputOffset = 0;
   private packetizedOffset = 0;
@@ -69,24 +71,32 @@ export class SendWindow {
     const size = this.payloadBytes;
     while (this.pendingBytes >= size || (flushPartial && this.pendingBytes > 0)) {
       const length = Math.min(size, this.pendingBytes);
-      const parts: Buffer[] = [];
-      let need = length;
-      while (need > 0) {
-        const first = this.pending[0];
-        if (first.length <= need) { parts.push(first); this.pending.shift(); need -= first.length; }
-        else { parts.push(first.subarray(0, need)); this.pending[0] = first.subarray(need); need = 0; }
+      const first = this.pending[0];
+      let encoded: Buffer;
+      if (first.length - this.pendingStart >= length) {
+        // Nearly every packet lies within one input chunk: copied from it, no views made.
+        encoded = encodeDataPacketRange(this.sessionId, this.packetizedOffset, first, this.pendingStart, this.pendingStart + length, this.slab.take);
+        this.pendingStart += length;
+        if (this.pendingStart === first.length) { this.pending.shift(); this.pendingStart = 0; }
+      } else {
+        const parts: Buffer[] = [];
+        let need = length;
+        while (need > 0) {
+          const cur = this.pending[0];
+          const avail = cur.length - this.pendingStart;
+          if (avail <= need) { parts.push(cur.subarray(this.pendingStart)); this.pending.shift(); this.pendingStart = 0; need -= avail; }
+          else { parts.push(cur.subarray(this.pendingStart, this.pendingStart + need)); this.pendingStart += need; need = 0; }
+        }
+        encoded = encodeDataPacket(this.sessionId, this.packetizedOffset, parts, length, this.slab.take);
       }
       this.pendingBytes -= length;
-      this.packets.push({
-        offset: this.packetizedOffset, length, lastSentMs: -Infinity, lastSentTo: null,
-        encoded: encodeDataPacket(this.sessionId, this.packetizedOffset, parts, length, this.slab.take),
-      });
+      this.packets.push({ offset: this.packetizedOffset, length, lastSentMs: -Infinity, lastSentTo: null, encoded });
       this.packetizedOffset += length;
     }
   }
 
   /** Drop input not yet packetized (the session is aborting). */
-  discardPending(): void { this.pending = []; this.pendingBytes = 0; }
+  discardPending(): void { this.pending = []; this.pendingStart = 0; this.pendingBytes = 0; }
 
   /** The next packet never sent, or null. */
   peekNew(): WindowPacket | null { return this.nextNew < this.packets.length ? this.packets[this.nextNew] : null; }
