@@ -13,6 +13,7 @@ import type { SendOptions } from './send-options';
 import { formatSenderReport, writeJsonFile } from '../runtime/report';
 import { UsageError } from '../runtime/usage-error';
 import { commandInput, stdinInput, type InputSource } from './input';
+import { listenForRivals, type RivalEar } from './rival-ear';
 
 /** Packets sent per turn of the event loop: sends complete synchronously, so yield often. */
 const SEND_BATCH = 64;
@@ -116,6 +117,7 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
 
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => { finish = resolve; });
+  let ear: RivalEar | null = null; // listens for another sender of this job until the transfer starts
 
   const pumpInput = (): void => {
     while (!inputSettled && session.inputSpaceBytes() > 0) {
@@ -140,10 +142,10 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
       switch (e.type) {
         case 'joined': log.info(`receiver ${e.name} joined from ${e.address} (${e.receivers} now)`); break;
         case 'refused': log.warn(`refused receiver ${e.name} at ${e.address}: ${e.reason}`); break;
-        case 'started': log.info(`starting transfer to ${e.receivers} receiver(s)`); break;
+        case 'started': ear?.close(); log.info(`starting transfer to ${e.receivers} receiver(s)`); break;
         case 'dropped': log.warn(`dropped receiver ${e.name} at ${e.address}: ${e.reason}`); break;
         case 'receiver-done': log.info(`receiver ${e.name} at ${e.address} finished: ${e.status}${e.detail ? ` (${e.detail})` : ''}`); break;
-        case 'aborting': log.error(`aborting the session: ${e.reason}${e.message ? ` (${e.message})` : ''}`); break;
+        case 'aborting': ear?.close(); log.error(`aborting the session: ${e.reason}${e.message ? ` (${e.message})` : ''}`); break;
         case 'finished': break;
       }
     }
@@ -155,6 +157,9 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   };
   const driver = new Driver(run, nowMs);
   const kick = driver.kick;
+  ear = await listenForRivals(opts, (bytes, from) => { session.handleGroupPacket(bytes, from, nowMs()); kick(); },
+    (message) => log.warn(`group listener: ${message}`));
+  if (session.currentState !== 'waiting') ear.close();
 
   sock.on('message', (msg, rinfo) => {
     const packet = link.in(msg);
@@ -186,6 +191,7 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   if (!inputSettled) input.stop();
   sock.close();
   groupSock.close();
+  ear.close();
 
   const report = session.report();
   const code = senderExitCode(report);
