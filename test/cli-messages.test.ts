@@ -219,7 +219,7 @@ t.test('local setup errors: one line, exit 2', async (t) => {
     [['accept-source', 'app', '--source-state', path.join(dir, 'seen-as-dir')], 'accept-source',
       /^dbcast accept-source: --source-state: expected a source state file written by dbcast \(or none yet\), got ".*EISDIR.*"$/],
     [['accept-source', 'app', '--source-state', path.join(dir, 's.json'), '--system-id', ''], 'accept-source',
-      /^dbcast accept-source: --system-id: expected the new source's system identifier \(1\.\.128 characters\), got ""$/],
+      /^dbcast accept-source: --system-id: expected the new source's system identifier \(1\.\.128 characters\), but it was empty$/],
     [['accept-source', 'app', '--config', path.join(dir, 'missing.yaml')], 'accept-source',
       /^dbcast accept-source: --config: expected a readable daemon config, got ".*missing\.yaml: ENOENT.*"$/],
   ];
@@ -232,7 +232,7 @@ t.test('local setup errors: one line, exit 2', async (t) => {
   }
   covered.add(lineOf('receiver/run-receive.ts', "'seen-sessions'"));
   covered.add(lineOf('receiver/run-receive.ts', "'source-state'"));
-  for (const key of ["'config'", "'system-id'", "'source-state'"]) covered.add(lineOf('src/accept-source.ts', key));
+  for (const key of ["new UsageError('config'", "new UsageError('system-id'", "new UsageError('source-state'"]) covered.add(lineOf('src/accept-source.ts', key));
 });
 
 t.test('a terminal where the stream goes: one line naming the flag, exit 2', { skip: spawnSync('script', ['--version']).status === 0 ? false : 'script(1) (util-linux) is not installed' }, async (t) => {
