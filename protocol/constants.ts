@@ -87,6 +87,12 @@ export enum DoneStatus {
   LocalError = 4,
   /** The receiver's restore target is not usable (tool missing, database unreachable, no disk). */
   PreflightFailed = 5,
+  /** Another sender announced the same job before the stream verified (receiver/source guard,
+   *  or the session saw two live senders): nothing was delivered. */
+  SplitBrain = 6,
+  /** The source's identity is older than, or not what, this job accepts (older timeline, a
+   *  replica without allowance): nothing was delivered. */
+  StaleSource = 7,
 }
 
 /** What a receiver's restore preset did to the live database (reported in DONE). */
@@ -130,6 +136,8 @@ export enum AbortReason {
   NoReceivers = 2,
   Interrupted = 3,
   NoReceiversLeft = 4,
+  /** Another sender announces the same job: racing it could restore the wrong primary's dump. */
+  SplitBrain = 5,
 }
 
 export const DONE_STATUS_NAMES: Record<DoneStatus, string> = {
@@ -139,6 +147,8 @@ export const DONE_STATUS_NAMES: Record<DoneStatus, string> = {
   [DoneStatus.Aborted]: 'aborted',
   [DoneStatus.LocalError]: 'local-error',
   [DoneStatus.PreflightFailed]: 'preflight-failed',
+  [DoneStatus.SplitBrain]: 'split-brain',
+  [DoneStatus.StaleSource]: 'stale-source',
 };
 
 export const DROP_REASON_NAMES: Record<DropReason, string> = {
@@ -156,4 +166,5 @@ export const ABORT_REASON_NAMES: Record<AbortReason, string> = {
   [AbortReason.NoReceivers]: 'not-enough-receivers',
   [AbortReason.Interrupted]: 'interrupted',
   [AbortReason.NoReceiversLeft]: 'no-receivers-left',
+  [AbortReason.SplitBrain]: 'split-brain',
 };

@@ -4,7 +4,7 @@
 // WELCOME answers its own challenge), then composes the reassembly (in-order bytes, SHA-256),
 // the loss detector (what to NAK and when) and one table of deadlines.
 import {
-  ABORT_REASON_NAMES, CHALLENGE_BYTES, COOKIE_BYTES, DEFAULT_FLOW_WINDOW_BYTES, DROP_REASON_NAMES, DoneStatus, DropReason, MAX_DETAIL_BYTES, MAX_NAK_RANGES,
+  ABORT_REASON_NAMES, AbortReason, CHALLENGE_BYTES, COOKIE_BYTES, DEFAULT_FLOW_WINDOW_BYTES, DROP_REASON_NAMES, DoneStatus, DropReason, MAX_DETAIL_BYTES, MAX_NAK_RANGES,
   PacketType, RestoreOutcome, WelcomeVerdict,
 } from './constants';
 import { clipUtf8, decodePacket, encodePacket, type AnnouncePacket, type DataPacket, type HeartbeatPacket, type Packet, type WelcomePacket } from './codec';
@@ -73,6 +73,8 @@ interface Candidate {
   nextJoinMs: number;
   /** A JOIN to it goes out at the next pollTransmit. */
   joinDue: boolean;
+  /** It answered our challenge: a live sender, not a replayed announce. */
+  live: boolean;
 }
 
 const NO_COOKIE = Buffer.alloc(COOKIE_BYTES);
@@ -92,11 +94,12 @@ export type ReceiverState = 'listening' | 'joining' | 'receiving' | 'delivered' 
 const REPORTED_OUTCOME: Record<DoneStatus, ReceiverOutcomeCode> = {
   [DoneStatus.Ok]: 'ok', [DoneStatus.HashMismatch]: 'hash-mismatch', [DoneStatus.SinkFailed]: 'sink-failed',
   [DoneStatus.Aborted]: 'aborted', [DoneStatus.LocalError]: 'local-error', [DoneStatus.PreflightFailed]: 'preflight-failed',
+  [DoneStatus.SplitBrain]: 'split-brain', [DoneStatus.StaleSource]: 'stale-source',
 };
 
 export type ReceiverOutcomeCode =
   | 'ok' | 'no-session' | 'refused' | 'dropped' | 'aborted' | 'hash-mismatch' | 'timeout'
-  | 'sink-failed' | 'local-error' | 'preflight-failed';
+  | 'sink-failed' | 'local-error' | 'preflight-failed' | 'split-brain' | 'stale-source';
 
 export interface ReceiverOutcome {
   code: ReceiverOutcomeCode;
@@ -109,6 +112,8 @@ export type ReceiverEvent =
   /** info: the joined session's ANNOUNCE info (what the stream is). */
   | { type: 'joined'; sessionId: string; info: string }
   | { type: 'verified'; bytes: number; sha256: string }
+  /** Two live senders announce this job: both are refused (split brain). */
+  | { type: 'rival'; reason: string }
   | { type: 'finished'; outcome: ReceiverOutcome };
 
 export interface ReceiverStats {
@@ -133,6 +138,11 @@ export class ReceiverSession {
   // Before a WELCOME admits us: the sessions we are trying to join. After: the one that did.
   private readonly candidates = new Map<string, Candidate>();
   private readonly refusedSessions = new Set<string>();
+  // Rivals (split brain): from listening until the stream verified, a second live session of
+  // this job refuses both. After the WELCOME, another session's announce is probed with a JOIN
+  // (no cookie): only a live sender answers our fresh challenge, so a replay cannot stop a run.
+  private readonly probes = new Map<string, Candidate>();
+  private rival: string | null = null;
   private sessionId: string | null = null;
   private sender: Endpoint | null = null;
   private receiverId = 0;
@@ -205,7 +215,7 @@ export class ReceiverSession {
     const p = res.packet;
     if (this.state === 'finished') return;
     if (this.sessionId === null) { this.handleJoining(p, from, nowMs); return; }
-    if (p.sessionId !== this.sessionId) { countDrop(this.dropped, 'foreign-session'); return; }
+    if (p.sessionId !== this.sessionId) { this.handleForeign(p, from, nowMs); return; }
     if (this.sender === null || !sameEndpoint(this.sender, from)) { countDrop(this.dropped, 'foreign-sender'); return; }
     this.lastHeardMs = nowMs;
     this.handleLocked(p, nowMs);
@@ -223,12 +233,14 @@ export class ReceiverSession {
     switch (name) {
       case 'start-timeout':
         if (this.state !== 'listening' && this.state !== 'joining') return;
+        if (this.rival) { this.finish({ code: 'split-brain', message: this.rival }); return; }
         this.finish({ code: 'no-session', message: this.state === 'listening'
           ? `no sender announced job '${this.cfg.job}' within the start timeout`
           : 'the sender did not accept this receiver within the start timeout' });
         return;
       case 'join':
         for (const c of this.candidates.values()) if (c.nextJoinMs <= nowMs) c.joinDue = true;
+        for (const c of this.probes.values()) if (c.nextJoinMs <= nowMs) c.joinDue = true;
         this.armJoin();
         return;
       case 'candidates-idle':
@@ -236,7 +248,10 @@ export class ReceiverSession {
         // when the last one does, the sender went silent before the transfer started.
         if (this.state !== 'joining') return;
         for (const c of this.candidates.values()) if (nowMs - c.lastHeardMs >= this.cfg.idleTimeoutMs) this.candidates.delete(c.key);
-        if (this.candidates.size === 0) { this.finish({ code: 'timeout', message: 'sender went silent before the transfer started' }); return; }
+        if (this.candidates.size === 0) {
+          this.finish(this.rival ? { code: 'split-brain', message: this.rival } : { code: 'timeout', message: 'sender went silent before the transfer started' });
+          return;
+        }
         this.armCandidatesIdle();
         this.armJoin();
         return;
@@ -273,6 +288,7 @@ export class ReceiverSession {
   private armJoin(): void {
     let at = Infinity;
     for (const c of this.candidates.values()) if (!c.joinDue && c.nextJoinMs < at) at = c.nextJoinMs;
+    for (const c of this.probes.values()) if (!c.joinDue && c.nextJoinMs < at) at = c.nextJoinMs;
     if (Number.isFinite(at)) this.timers.set('join', at); else this.timers.cancel('join');
   }
 
@@ -303,6 +319,13 @@ export class ReceiverSession {
       switch (p.type) {
         case PacketType.Welcome: this.handleWelcome(c, p, nowMs); return;
         case PacketType.Announce: c.lastAnnounceTimeMs = p.senderTimeMs; c.echoSenderTimeMs = p.senderTimeMs; c.echoReceivedAtMs = nowMs; return;
+        case PacketType.Abort:
+          // A sender that saw a rival of its job stops; so does this receiver, once none is left.
+          if (p.reason !== AbortReason.SplitBrain) { countDrop(this.dropped, 'before-welcome'); return; }
+          this.candidates.delete(c.key);
+          this.noteRival(`sender ${formatEndpoint(from)} aborted: another sender announces job '${this.cfg.job}' (split brain)`);
+          if (this.candidates.size === 0) this.finish({ code: 'split-brain', message: this.rival as string });
+          return;
         case PacketType.Heartbeat: case PacketType.End: case PacketType.Data:
           // The transfer runs and our WELCOME may be lost: ask again now.
           c.joinDue = true;
@@ -335,7 +358,7 @@ export class ReceiverSession {
       key, createdAtMs: nowMs, sessionId: p.sessionId, sender: { ...from }, challenge: this.cfg.random(CHALLENGE_BYTES), cookie: NO_COOKIE,
       windowBytes: isAnnounce ? p.windowBytes : 0, payloadBytes: isAnnounce ? p.payloadBytes : 0, info: isAnnounce ? p.info : '',
       lastAnnounceTimeMs: isAnnounce ? p.senderTimeMs : 0, echoSenderTimeMs: p.senderTimeMs, echoReceivedAtMs: nowMs,
-      lastHeardMs: nowMs, nextJoinMs: nowMs, joinDue: true,
+      lastHeardMs: nowMs, nextJoinMs: nowMs, joinDue: true, live: false,
     };
     this.candidates.set(key, cand);
     this.state = 'joining';
@@ -349,6 +372,46 @@ export class ReceiverSession {
       if (c.cookie === NO_COOKIE && nowMs - c.createdAtMs >= CANDIDATE_PATIENCE_MS) { this.candidates.delete(c.key); return true; }
     }
     return false;
+  }
+
+  private rivalReason(a: { sessionId: string; sender: Endpoint }, b: { sessionId: string; sender: Endpoint }): string {
+    return `two senders announce job '${this.cfg.job}': session ${a.sessionId} from ${formatEndpoint(a.sender)} and session ${b.sessionId} from ${formatEndpoint(b.sender)} (split brain: refusing both)`;
+  }
+
+  private noteRival(reason: string): void {
+    if (this.rival) return;
+    this.rival = reason;
+    this.events.push({ type: 'rival', reason });
+  }
+
+  /** A packet of another session once we are admitted: ignored, except a rival of our job
+   *  before the stream verified (probed, and once it answers, both are refused). */
+  private handleForeign(p: Packet, from: Endpoint, nowMs: number): void {
+    if (this.state !== 'receiving') { countDrop(this.dropped, 'foreign-session'); return; }
+    const key = `${p.sessionId}/${formatEndpoint(from)}`;
+    const probe = this.probes.get(key);
+    if (probe) {
+      if (p.type === PacketType.Welcome && p.challenge.equals(probe.challenge)) {
+        this.noteRival(this.rivalReason({ sessionId: this.sessionId as string, sender: this.sender as Endpoint }, probe));
+        this.probes.clear();
+        this.timers.cancel('join');
+        this.report(DoneStatus.SplitBrain, this.rival as string, nowMs);
+        return;
+      }
+      if (p.type === PacketType.Announce) probe.lastAnnounceTimeMs = p.senderTimeMs;
+      countDrop(this.dropped, 'foreign-session');
+      return;
+    }
+    if ((p.type === PacketType.Announce || p.type === PacketType.Heartbeat) && p.job === this.cfg.job && this.probes.size < MAX_CANDIDATES &&
+      (this.cfg.senderAddress === undefined || from.address === this.cfg.senderAddress) && this.announceRefusal(p, nowMs) === null) {
+      this.probes.set(key, {
+        key, createdAtMs: nowMs, sessionId: p.sessionId, sender: { ...from }, challenge: this.cfg.random(CHALLENGE_BYTES), cookie: NO_COOKIE,
+        windowBytes: 0, payloadBytes: 0, info: '', lastAnnounceTimeMs: p.type === PacketType.Announce ? p.senderTimeMs : 0,
+        echoSenderTimeMs: p.senderTimeMs, echoReceivedAtMs: nowMs, lastHeardMs: nowMs, nextJoinMs: nowMs, joinDue: true, live: false,
+      });
+      return;
+    }
+    countDrop(this.dropped, 'foreign-session');
   }
 
   private announceRefusal(p: AnnouncePacket | HeartbeatPacket, nowMs: number): { counter: string; reason: string } | null {
@@ -367,6 +430,12 @@ export class ReceiverSession {
 
   private handleWelcome(c: Candidate, p: WelcomePacket, nowMs: number): void {
     if (!p.challenge.equals(c.challenge)) { countDrop(this.dropped, 'bad-challenge'); return; }
+    if (!c.live) {
+      c.live = true;
+      for (const o of this.candidates.values()) {
+        if (o.live && o.sessionId !== c.sessionId) { this.noteRival(this.rivalReason(o, c)); break; }
+      }
+    }
     switch (p.verdict) {
       case WelcomeVerdict.Validate:
         if (c.cookie === NO_COOKIE) { c.cookie = p.cookie; c.joinDue = true; } // JOIN again, with it
@@ -375,7 +444,8 @@ export class ReceiverSession {
         this.candidates.delete(c.key);
         if (this.candidates.size === 0) {
           this.sessionId = c.sessionId; this.sender = c.sender;
-          this.finish({ code: 'refused', message: `sender refused this receiver: ${DROP_REASON_NAMES[p.refusal as DropReason]}` });
+          this.finish(this.rival ? { code: 'split-brain', message: this.rival }
+            : { code: 'refused', message: `sender refused this receiver: ${DROP_REASON_NAMES[p.refusal as DropReason]}` });
         }
         return;
       case WelcomeVerdict.Admitted:
@@ -389,12 +459,16 @@ export class ReceiverSession {
         this.echoReceivedAtMs = nowMs;
         this.lastHeardMs = nowMs;
         if (p.echoReceiverTimeMs > 0 && nowMs >= p.echoReceiverTimeMs) this.loss.noteRttSample(nowMs - p.echoReceiverTimeMs);
+        // The other sessions' senders may still prove live: keep asking them.
+        for (const o of this.candidates.values()) if (o.sessionId !== c.sessionId && !this.rival) this.probes.set(o.key, o);
         this.candidates.clear();
         this.state = 'receiving';
         for (const t of ['join', 'candidates-idle', 'start-timeout'] as const) this.timers.cancel(t);
         this.timers.set('idle', nowMs + this.cfg.idleTimeoutMs);
         this.timers.set('status', nowMs); // the first STATUS tells the sender our flow window at once
         this.events.push({ type: 'joined', sessionId: c.sessionId, info: c.info });
+        if (this.rival) this.report(DoneStatus.SplitBrain, this.rival, nowMs);
+        else this.armJoin();
         return;
       default:
     }
@@ -415,7 +489,8 @@ export class ReceiverSession {
       case PacketType.Abort:
         // Once every byte is verified, an abort (say, the sender was interrupted) changes nothing here.
         if (this.state === 'reporting' || this.state === 'delivered') return;
-        this.report(DoneStatus.Aborted, `sender aborted: ${ABORT_REASON_NAMES[p.reason]}${p.message ? ` (${p.message})` : ''}`, nowMs);
+        this.report(p.reason === AbortReason.SplitBrain ? DoneStatus.SplitBrain : DoneStatus.Aborted,
+          `sender aborted: ${ABORT_REASON_NAMES[p.reason]}${p.message ? ` (${p.message})` : ''}`, nowMs);
         return;
       case PacketType.DoneAck:
         if (p.receiverId !== this.receiverId) { countDrop(this.dropped, 'not-for-us'); return; }
@@ -488,8 +563,9 @@ export class ReceiverSession {
     this.report(ok ? DoneStatus.Ok : DoneStatus.SinkFailed, detail, nowMs);
   }
 
-  /** Something local made this receiver give up (all sinks failed, out of disk, interrupted). */
-  handleLocalFailure(status: DoneStatus.SinkFailed | DoneStatus.LocalError | DoneStatus.PreflightFailed, detail: string, sinkExitCode: number, nowMs: number, restoreOutcome = RestoreOutcome.None): void {
+  /** Something local made this receiver give up (all sinks failed, out of disk, interrupted, the
+   *  source guard refused the announced source). */
+  handleLocalFailure(status: DoneStatus.SinkFailed | DoneStatus.LocalError | DoneStatus.PreflightFailed | DoneStatus.SplitBrain | DoneStatus.StaleSource, detail: string, sinkExitCode: number, nowMs: number, restoreOutcome = RestoreOutcome.None): void {
     this.sinkExitCode = sinkExitCode;
     this.restoreOutcome = restoreOutcome;
     if (this.sessionId === null) { this.finish({ code: REPORTED_OUTCOME[status], message: detail }); return; }
@@ -505,6 +581,7 @@ export class ReceiverSession {
     const expected = this.expectedSha256;
     if (expected && this.stream.verify(expected)) {
       this.state = 'delivered';
+      this.probes.clear(); // the window for rivals closes: this stream is the one
       this.timers.cancel('loss');
       this.wantStatus();
       this.events.push({ type: 'verified', bytes: this.stream.deliveredOffset, sha256: this.stream.finalDigest().toString('hex') });
@@ -514,6 +591,7 @@ export class ReceiverSession {
   }
 
   private report(status: DoneStatus, detail: string, nowMs: number): void {
+    this.probes.clear();
     this.doneStatus = status;
     this.doneDetail = clipUtf8(detail, MAX_DETAIL_BYTES);
     this.state = 'reporting';
@@ -567,6 +645,19 @@ export class ReceiverSession {
     }
     const sid = this.sessionId;
     if (sid === null || this.sender === null) return null;
+    if (this.state === 'receiving' && this.probes.size > 0) {
+      for (const c of this.probes.values()) {
+        if (!c.joinDue) continue;
+        c.joinDue = false;
+        c.nextJoinMs = nowMs + this.cfg.joinRetryMs;
+        this.timers.setEarliest('join', c.nextJoinMs);
+        // No cookie: the sender answers with one on the group, which proves it live; we never join it.
+        return { to: c.sender, bytes: encodePacket({
+          type: PacketType.Join, sessionId: c.sessionId, challenge: c.challenge, cookie: NO_COOKIE, receiverTimeMs: nowMs,
+          echoSenderTimeMs: c.lastAnnounceTimeMs, name: this.cfg.name,
+        }) };
+      }
+    }
     switch (this.state) {
       case 'receiving':
       case 'delivered':
@@ -610,6 +701,7 @@ export class ReceiverSession {
     if (this.state === 'finished') return Infinity;
     if (this.statusDue || this.doneDue) return 0;
     if (this.state === 'joining') for (const c of this.candidates.values()) if (c.joinDue) return 0;
+    if (this.state === 'receiving') for (const c of this.probes.values()) if (c.joinDue) return 0;
     return Math.max(0, this.timers.next() - nowMs);
   }
 

@@ -54,7 +54,12 @@ export interface SenderSessionConfig {
   /** Carried in every ANNOUNCE (at most MAX_ANNOUNCE_INFO_BYTES): what the stream is, for the
    *  receivers to check before they join. */
   announceInfo?: string;
+  /** A rival's ANNOUNCE/HEARTBEAT further than this from our clock is ignored (a replay). */
+  maxClockSkewMs?: number;
 }
+
+/** What a sender believes of another sender's clock when told nothing (the receivers' default). */
+const DEFAULT_RIVAL_CLOCK_SKEW_MS = 300_000;
 
 export const SENDER_TIMING_DEFAULTS = {
   announceIntervalMs: 100,
@@ -175,6 +180,20 @@ export class SenderSession {
     this.abort(AbortReason.Interrupted, 'sender interrupted', nowMs);
   }
 
+  /** A packet heard on the group while waiting for receivers (the driver listens there only
+   *  until the transfer starts): another sender announcing this same job is a split brain, and
+   *  this sender refuses to race it. The receivers refuse both (ReceiverSession). */
+  handleGroupPacket(bytes: Buffer, from: Endpoint, nowMs: number): void {
+    if (this.state !== 'waiting') return;
+    const res = decodePacket(bytes);
+    if (!res.ok) return;
+    const p = res.packet;
+    if (p.sessionId === this.cfg.sessionId || (p.type !== PacketType.Announce && p.type !== PacketType.Heartbeat) || p.job !== this.cfg.job) return;
+    if (Math.abs(p.senderTimeMs - nowMs) > (this.cfg.maxClockSkewMs ?? DEFAULT_RIVAL_CLOCK_SKEW_MS)) { countDrop(this.dropped, 'stale-rival'); return; }
+    this.abort(AbortReason.SplitBrain, `another sender announces job '${this.cfg.job}' (session ${p.sessionId} from ${formatEndpoint(from)}): split brain, refusing to race it`, nowMs);
+    this.evaluate(nowMs);
+  }
+
   handlePacket(bytes: Buffer, from: Endpoint, nowMs: number): void {
     const res = decodePacket(bytes);
     if (!res.ok) { countDrop(this.dropped, res.reason); return; }
@@ -253,7 +272,8 @@ export class SenderSession {
       if (this.state === 'ending') this.finish(nowMs);
       else this.abort(AbortReason.NoReceiversLeft, 'every receiver failed or was dropped', nowMs);
     }
-    if (this.state === 'aborting' && this.table.countLive() === 0) this.finishAbort(nowMs);
+    // A split brain lingers (ABORT repeated, JOINs answered) so every receiver hears why.
+    if (this.state === 'aborting' && this.table.countLive() === 0 && this.abortReason !== AbortReason.SplitBrain) this.finishAbort(nowMs);
     this.flowLimitOffset = this.table.flowLimitOffset();
   }
 

@@ -19,4 +19,10 @@ export interface ReceiveOptions extends CommonOptions {
   maxWindowBytes: number;
   maxClockSkewMs: number;
   seenSessionsFile: string | undefined;
+  /** The split-brain guard's memory: the source identity this job last accepted (receiver/source-state.ts). */
+  sourceStateFile: string | undefined;
+  /** This run accepts a changed source identity (after a planned failover). */
+  acceptNewSource: boolean;
+  /** The job restores dumps taken on a replica / read-only server (the sender must allow it too). */
+  allowReplicaSource: boolean;
 }

@@ -23,6 +23,10 @@ import { preflightRestore, type ReadyRestore } from './restore/preflight';
 import { openSinks } from './sink-factory';
 import { Fanout } from './sinks/fanout';
 import type { SinkFailure } from './sinks/sink';
+import { guardSource } from './source-guard';
+import { readSourceState, writeSourceState, EMPTY_SOURCE_STATE, type SourceState } from './source-state';
+import { decodeStreamInfo } from '../runtime/stream-info';
+import type { SourceIdentity } from '../runtime/source-identity';
 
 const SOCKET_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Chunks handed to the sinks per turn of the event loop, so packets keep being read. */
@@ -39,6 +43,8 @@ const EXIT_BY_OUTCOME: Record<ReceiverOutcomeCode, number> = {
   'timeout': EXIT.TIMEOUT,
   'local-error': EXIT.INTERNAL,
   'preflight-failed': EXIT.PREFLIGHT_FAILED,
+  'split-brain': EXIT.SOURCE_REFUSED,
+  'stale-source': EXIT.SOURCE_REFUSED,
 };
 
 export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<number> {
@@ -99,6 +105,13 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
       throw new UsageError('seen-sessions', 'a readable file of session ids (or none yet)', `${opts.seenSessionsFile}: ${(err as Error).message}`);
     }
   }
+  let sourceState: SourceState = { ...EMPTY_SOURCE_STATE };
+  if (opts.sourceStateFile) {
+    try { sourceState = readSourceState(opts.sourceStateFile); } catch (err) {
+      throw new UsageError('source-state', 'a source state file written by dbcast (or none yet)', `${opts.sourceStateFile}: ${(err as Error).message}`);
+    }
+  }
+  let sourceIdentity: SourceIdentity | null = null; // what this run's sender announced, once the guard accepted it
   const session = new ReceiverSession({
     ...RECEIVER_TIMING_DEFAULTS,
     name: opts.name, job: opts.job, flowWindowBytes, random: randomBytes,
@@ -166,13 +179,25 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
       switch (e.type) {
         case 'locked': log.info(`found session ${e.sessionId} from ${e.sender}; joining`); break;
         case 'announce-refused': log.warn(`ignoring ${e.sessionId ? `session ${e.sessionId} of ` : ''}sender ${e.sender}: ${e.reason}`); break;
-        case 'joined':
+        case 'joined': {
           log.info(`joined session ${e.sessionId}`);
-          link.lock(e.sessionId);
+          // Not locked to this session before the stream verified: a rival's sealed announce must still open.
+          const info = decodeStreamInfo(e.info);
+          const verdict = guardSource(info.ok ? info.info.source : undefined, sourceState.accepted, { allowReplicaSource: opts.allowReplicaSource },
+            opts.acceptNewSource ? {} : sourceState.acceptNext);
+          if (!verdict.accept) {
+            log.error(`refusing the source (${verdict.outcome}): ${verdict.reason}; joining only to report it`);
+            session.handleLocalFailure(verdict.outcome === 'split-brain' ? DoneStatus.SplitBrain : DoneStatus.StaleSource, `${verdict.outcome}: ${verdict.reason}`, -1, now);
+            break;
+          }
+          sourceIdentity = verdict.identity;
+          log.info(verdict.note);
           if (preflightFailure) session.handleLocalFailure(DoneStatus.PreflightFailed, preflightFailure, -1, now, opts.restore ? RestoreOutcome.KeptOld : RestoreOutcome.None);
           else sinks ??= startSinks();
           break;
-        case 'verified': break;
+        }
+        case 'rival': log.error(`${e.reason}: nothing from either is delivered`); break;
+        case 'verified': { const sid = session.stats().sessionId; if (sid) link.lock(sid); break; }
         case 'finished': break;
       }
     }
@@ -234,11 +259,18 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     // Verified here: the same session announced again later is a replay.
     try { addSeenSession(opts.seenSessionsFile, stats.sessionId); } catch (err) { log.error(`could not record session ${stats.sessionId} in ${opts.seenSessionsFile}: ${(err as Error).message}`); }
   }
+  if (opts.sourceStateFile && outcome.code === 'ok' && finalizing) {
+    // Verified and every sink succeeded: this source is the job's truth from now on.
+    const next: SourceState = { accepted: sourceIdentity ?? sourceState.accepted, acceptedAtMs: sourceIdentity ? Date.now() : sourceState.acceptedAtMs,
+      session: sourceIdentity ? stats.sessionId : sourceState.session, acceptNext: null };
+    try { writeSourceState(opts.sourceStateFile, next); } catch (err) { log.error(`could not record the source in ${opts.sourceStateFile}: ${(err as Error).message}`); }
+  }
   if (opts.reportFile) {
     const restore = sinks?.sinks.find((s) => s.restoreOutcome !== undefined);
     writeJsonFile(opts.reportFile, {
       role: 'receive', job: opts.job, name: opts.name, ...stats, keyed: link.keyed, rejectedByKey: link.dropped, outcome: outcome.code, message: outcome.message, exitCode,
       restore: restore ? RESTORE_OUTCOME_NAMES[restore.restoreOutcome as RestoreOutcome] : null,
+      source: sourceIdentity,
       startedAtMs, endedAtMs: nowMs(),
     });
   }

@@ -27,6 +27,9 @@ export const EXIT = {
   /** Receiver: a server restore (postgres-cluster, mariadb-server) failed and putting the previous
    *  server back failed too: it may be down. Needs an operator at once. */
   ROLLBACK_FAILED: 11,
+  /** Receiver: the source guard refused the sender (split-brain: a rival sender or a changed
+   *  source identity; stale-source: an older timeline, a replica not allowed); reported to the sender. */
+  SOURCE_REFUSED: 12,
 } as const;
 
 /** `dbcast status` (and its bad flags): the monitoring-plugin codes (Nagios, Icinga, Sensu). */

@@ -15,6 +15,7 @@ import { UsageError } from '../runtime/usage-error';
 import { commandInput, stdinInput, type InputSource } from './input';
 import { encodeStreamInfo } from '../runtime/stream-info';
 import { prepareSource } from './source/prepare';
+import { listenForRivals, type RivalEar } from './rival-ear';
 
 /** Packets sent per turn of the event loop: sends complete synchronously, so yield often. */
 const SEND_BATCH = 64;
@@ -92,6 +93,7 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
 
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => { finish = resolve; });
+  let ear: RivalEar | null = null; // listens for another sender of this job until the transfer starts
 
   const pumpInput = (): void => {
     while (!inputSettled && session.inputSpaceBytes() > 0) {
@@ -116,10 +118,10 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
       switch (e.type) {
         case 'joined': log.info(`receiver ${e.name} joined from ${e.address} (${e.receivers} now)`); break;
         case 'refused': log.warn(`refused receiver ${e.name} at ${e.address}: ${e.reason}`); break;
-        case 'started': log.info(`starting transfer to ${e.receivers} receiver(s)`); break;
+        case 'started': ear?.close(); log.info(`starting transfer to ${e.receivers} receiver(s)`); break;
         case 'dropped': log.warn(`dropped receiver ${e.name} at ${e.address}: ${e.reason}`); break;
         case 'receiver-done': log.info(`receiver ${e.name} at ${e.address} finished: ${e.status}${e.detail ? ` (${e.detail})` : ''}`); break;
-        case 'aborting': log.error(`aborting the session: ${e.reason}${e.message ? ` (${e.message})` : ''}`); break;
+        case 'aborting': ear?.close(); log.error(`aborting the session: ${e.reason}${e.message ? ` (${e.message})` : ''}`); break;
         case 'finished': break;
       }
     }
@@ -131,6 +133,9 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   };
   const driver = new Driver(run, nowMs);
   const kick = driver.kick;
+  ear = await listenForRivals(opts, (bytes, from) => { session.handleGroupPacket(bytes, from, nowMs()); kick(); },
+    (message) => log.warn(`group listener: ${message}`));
+  if (session.currentState !== 'waiting') ear.close();
 
   sock.on('message', (msg, rinfo) => {
     const packet = link.in(msg);
@@ -160,6 +165,7 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   driver.stop();
   if (!inputSettled) input.stop();
   sock.close();
+  ear.close();
 
   const report = session.report();
   const code = senderExitCode(report);

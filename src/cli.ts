@@ -162,6 +162,14 @@ export function main(args: string[]): void {
       'max-age-hours': { type: 'string', describe: 'CRITICAL when a job\'s last success is older than this; 0 = off [from each job\'s schedule: the longest gap + 2 h; 26 without one]' },
       json: { type: 'boolean', describe: 'print the same as JSON' },
     }), (argv) => finish(showStatus(argv)))
+    .command('accept-source <job>', 'after a planned failover: the next run of this receive job accepts a new source (split-brain guard)', (y) => y.positional('job', { type: 'string', describe: 'the receive job' }).options({
+      'system-id': { type: 'string', describe: 'accept only the source with this system identifier [any]' },
+      'state-dir': { type: 'string', describe: 'the daemon\'s state-dir [the config\'s, else /var/lib/dbcast]' },
+      config: { type: 'string', describe: 'the daemon\'s config (its state-dir)' },
+      'source-state': { type: 'string', describe: 'the job\'s source state file, as given to dbcast receive --source-state' },
+    }), (argv) => finish(import('./accept-source').then(({ acceptSource }) => {
+      try { return acceptSource(argv); } catch (err) { if (err instanceof UsageError) usageExit(err.message, 'accept-source'); throw err; }
+    })))
     .demandCommand(1, 'name a command')
     .strict()
     .middleware(refuseUnknownFlags(args) as never, true)

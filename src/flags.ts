@@ -94,6 +94,9 @@ export const RECEIVE = {
   'max-clock-skew-sec': { type: 'number', group: 'Security', placeholder: 'SEC', describe: 'refuse a sender whose announce is further than this from our clock: a replay, or clocks out of sync', defaultDescription: '300' },
   'seen-sessions': { type: 'string', group: 'Security', placeholder: 'FILE', describe: 'file of session ids already received: refused if announced again; a verified session is added (the daemon sets one per job)' },
   'max-window-mib': { type: 'number', group: 'Transfer', placeholder: 'MIB', describe: 'refuse senders whose window needs more memory than this', defaultDescription: '1024' },
+  'source-state': { type: 'string', group: 'Security', placeholder: 'FILE', describe: 'split-brain guard: file of the source identity this job last accepted; a different source is refused (the daemon sets one per job)' },
+  'accept-new-source': { type: 'boolean', group: 'Security', describe: 'accept a changed source identity this run (after a planned failover; see dbcast accept-source)' },
+  'allow-replica-source': { type: 'boolean', group: 'Security', describe: 'restore dumps taken on a replica / read-only server (the sender must allow it too)' },
 } as const satisfies FlagTable;
 
 /** yargs options for help: typed, grouped in GROUPS order, the placeholder before the text. */

@@ -177,5 +177,8 @@ export function parseReceiveOptions(raw: Raw): ReceiveOptions {
     maxWindowBytes: Math.round(num(raw, 'max-window-mib', 1024, 1, 4095, false) * MIB),
     maxClockSkewMs: num(raw, 'max-clock-skew-sec', 300, 1, DAY_SEC, false) * 1000,
     seenSessionsFile: text(raw, 'seen-sessions', undefined, 4096),
+    sourceStateFile: text(raw, 'source-state', undefined, 4096),
+    acceptNewSource: raw['accept-new-source'] === true,
+    allowReplicaSource: raw['allow-replica-source'] === true,
   };
 }

@@ -13,6 +13,7 @@ import { appendRun, clearRunStarted, markRunStarted, resultOfExit, type RunRecor
 import { runHook } from './hooks';
 import type { JobView } from './metrics';
 import { runSummary } from './run-summary';
+import { sourceStatePath } from '../../receiver/source-state';
 import { createSchedule, scheduleRuns, type JobSchedule } from './schedule';
 import { nextWindow } from './window';
 
@@ -95,7 +96,9 @@ export class JobRunner {
     // Receive jobs remember the sessions they took: one announced again is a replay.
     const seen = this.job.role === 'receive' && this.job.flags['seen-sessions'] === undefined
       ? [`--seen-sessions=${path.join(this.stateDir, `seen-sessions-${encodeURIComponent(this.job.job)}.txt`)}`] : [];
-    const args = [BIN, this.job.role, ...jobArgs(this.job.flags), ...extra, ...seen, `--report=${reportFile}`];
+    const sourceState = this.job.role === 'receive' && this.job.flags['source-state'] === undefined
+      ? [`--source-state=${sourceStatePath(this.stateDir, this.job.job)}`] : [];
+    const args = [BIN, this.job.role, ...jobArgs(this.job.flags), ...extra, ...seen, ...sourceState, `--report=${reportFile}`];
     this.log.info(`${this.label}: run starts`, meta);
     // Its lines are logged here, with our time: the child leaves its own out.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DBCAST_LOG_TIMESTAMPS: '0' } });
