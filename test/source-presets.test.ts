@@ -55,8 +55,8 @@ function postgresTests(suite: Test): void {
   suite.teardown(() => { standby?.stop(); pg?.stop(); });
 
   const items = (s: Server, db: string): string => s.sql(db, "SELECT count(*) || '/' || md5(string_agg(id || name, ',' ORDER BY id)) FROM items").trim();
-  const receive = (port: number, job: string, db: string) =>
-    dbcast(['receive', ...GROUP, '--port', String(port), '--job', job, '--name', `r-${db}`, '--idle-timeout-sec', '5', '--restore', 'postgres', '--database', db, ...conn(pg)], { timeoutMs: 300_000 });
+  const receive = (port: number, job: string, db: string, extra: string[] = []) =>
+    dbcast(['receive', ...GROUP, '--port', String(port), '--job', job, '--name', `r-${db}`, '--idle-timeout-sec', '5', '--restore', 'postgres', '--database', db, ...conn(pg), ...extra], { timeoutMs: 300_000 });
 
   suite.test('--source postgres: pg_dump -Fc restored by --restore postgres; identity announced, reported, logged', async (t) => {
     const dir = tempDir(t);
@@ -74,6 +74,7 @@ function postgresTests(suite: Test): void {
     t.match(id, { engine: 'postgres', systemId, timeline: 1, inRecovery: false, replicaAllowed: false, host: os.hostname(), database: 'app' }, 'report: the identity');
     t.match(id.position, /^[0-9A-F]+\/[0-9A-F]+$/, 'report: the LSN');
     t.match(s.stderr, new RegExp(`source: postgres system ${systemId} timeline 1, primary`), 'sender log: the identity');
+    t.match(r.stderr, /source for this job: postgres \S+\/timeline 1 on \S+ database app \(primary\)/, 'receiver log: the announced identity');
   });
 
   suite.test('a standby as source: refused (exit 2, nothing announced) without --allow-replica-source', async (t) => {
@@ -86,7 +87,7 @@ function postgresTests(suite: Test): void {
 
   suite.test('a standby with --allow-replica-source: sent, announced as a replica, restored', async (t) => {
     const dir = tempDir(t);
-    const rx = receive(PORTS.pgReplica, 'pgrep', 'copy2');
+    const rx = receive(PORTS.pgReplica, 'pgrep', 'copy2', ['--allow-replica-source']); // the job must allow it too
     await listening([rx]);
     const s = await dbcast(['send', ...GROUP, '--port', String(PORTS.pgReplica), '--job', 'pgrep', '--max-wait-sec', '60', '--report', path.join(dir, 'r.json'),
       '--source', 'postgres', '--database', 'app', ...conn(standby), '--allow-replica-source'], { timeoutMs: 300_000 }).done;
@@ -95,6 +96,7 @@ function postgresTests(suite: Test): void {
     t.equal(r.code, 0, 'receiver exit 0', { stderr: r.stderr });
     t.equal(items(pg, 'copy2'), items(pg, 'app'), 'restored');
     t.match(readJson(path.join(dir, 'r.json')).source, { systemId, timeline: 1, inRecovery: true, replicaAllowed: true }, 'report: a replica, allowed');
+    t.match(r.stderr, /\(replica, allowed\)/, 'the receiver logs it as an allowed replica');
     t.match(s.stderr, /the source is a replica: sending it because --allow-replica-source was given/, 'logged as a choice');
   });
 
@@ -133,8 +135,8 @@ function mariadbTests(suite: Test): void {
   suite.teardown(() => my?.stop());
 
   const items = (db: string): string => my.sql(db, "SELECT CONCAT(COUNT(*), '/', MD5(GROUP_CONCAT(id, name ORDER BY id))) FROM items").trim();
-  const receive = (port: number, job: string, db: string) =>
-    dbcast(['receive', ...GROUP, '--port', String(port), '--job', job, '--name', `r-${db}`, '--idle-timeout-sec', '5', '--restore', 'mariadb', '--database', db, ...conn(my)], { timeoutMs: 300_000 });
+  const receive = (port: number, job: string, db: string, extra: string[] = []) =>
+    dbcast(['receive', ...GROUP, '--port', String(port), '--job', job, '--name', `r-${db}`, '--idle-timeout-sec', '5', '--restore', 'mariadb', '--database', db, ...conn(my), ...extra], { timeoutMs: 300_000 });
   const hostname = (): string => my.sql('', 'SELECT @@hostname').trim();
 
   suite.test('--source mariadb: mariadb-dump restored by --restore mariadb; identity reported', async (t) => {
@@ -166,7 +168,7 @@ function mariadbTests(suite: Test): void {
     t.match(refused.report, { outcome: 'source-refused', reason: 'source-in-recovery', source: { engine: 'mariadb', inRecovery: true } }, 'report');
 
     const dir = tempDir(t);
-    const rx = receive(PORTS.myReplica, 'myrep', 'shop_ro');
+    const rx = receive(PORTS.myReplica, 'myrep', 'shop_ro', ['--allow-replica-source']);
     await listening([rx]);
     const s = await dbcast(['send', ...GROUP, '--port', String(PORTS.myReplica), '--job', 'myrep', '--max-wait-sec', '60', '--report', path.join(dir, 'r.json'),
       '--source', 'mariadb', '--database', 'shop', ...conn(my), '--allow-replica-source'], { timeoutMs: 300_000 }).done;

@@ -41,7 +41,7 @@ function program(preset: SourcePreset, names: readonly string[], what: string): 
   const found = findOnPath(names);
   if (found === null) {
     throw new UsageError('source', `${names.join(' or ')} on PATH`, preset.name,
-      `--source ${preset.name} needs ${names.join(' or ')} (${what}), not found on PATH (${process.env.PATH ?? ''}): install the server's client tools`);
+      `--source ${preset.name} needs ${names.join(' or ')} (${what}), not found on PATH: install the server's client tools`);
   }
   return found;
 }
