@@ -4,6 +4,7 @@
 // unless --allow-replica-source; a freshly promoted standby reports its new timeline at once.
 // Real servers (test/db/servers.ts); CI installs them, elsewhere a missing server skips.
 import t, { type Test } from 'tap';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -11,7 +12,7 @@ import { dbcast, listening, tempDir } from './helpers/dbcast';
 import { mariadbMissing, pgCaughtUp, postgresMissing, startMariadb, startPostgres, startPostgresStandby, type PgStandby, type Server } from './db/servers';
 
 const GROUP = ['--interface', '127.0.0.1', '--group', '239.255.43.11'];
-const PORTS = { pg: 9825, pgReplica: 9826, pgRefused: 9827, pgPromoted: 9828, pgMissing: 9829, my: 9830, myRefused: 9831, myReplica: 9832 };
+const PORTS = { pg: 9825, pgReplica: 9826, pgRefused: 9827, pgPromoted: 9828, pgMissing: 9829, my: 9830, myRefused: 9831, myReplica: 9832, pgBase: 9833, myBackup: 9834, pgBaseRefused: 9845 };
 
 const PG_SMALL = `
 CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);
@@ -118,6 +119,38 @@ function postgresTests(suite: Test): void {
     pg.sql('app', 'DROP TABLE filler');
   });
 
+  suite.test('--source postgres-base: one pg_basebackup tar with its WAL; --database refused; a second tablespace refused', async (t) => {
+    const dir = tempDir(t);
+    fs.chmodSync(dir, 0o755);
+    const out = path.join(dir, 'base.tar');
+    const rx = dbcast(['receive', ...GROUP, '--port', String(PORTS.pgBase), '--job', 'pgbase', '--idle-timeout-sec', '5', '--output', out], { timeoutMs: 300_000 });
+    await listening([rx]);
+    const s = await dbcast(['send', ...GROUP, '--port', String(PORTS.pgBase), '--job', 'pgbase', '--max-wait-sec', '60', '--report', path.join(dir, 'r.json'),
+      '--source', 'postgres-base', ...conn(pg)], { timeoutMs: 300_000 }).done;
+    const r = await rx.done;
+    t.equal(s.code, 0, 'sender exit 0', { stderr: s.stderr });
+    t.equal(r.code, 0, 'receiver exit 0', { stderr: r.stderr });
+    t.match(s.stderr, /dump command: \S*pg_basebackup -D - -Ft -X fetch --checkpoint=fast -w -h /, 'the command');
+    const entries = execFileSync('tar', ['-tf', out], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n');
+    t.ok(entries.includes('backup_label') && entries.includes('PG_VERSION'), 'a base backup (backup_label, PG_VERSION)');
+    t.ok(entries.some((e) => /^pg_wal\/[0-9A-F]{24}$/.test(e)), 'with its WAL');
+    t.match(readJson(path.join(dir, 'r.json')).source, { engine: 'postgres', systemId, database: '', inRecovery: false }, 'identity of the whole server');
+
+    const withDb = await dbcast(['send', ...GROUP, '--port', String(PORTS.pgBaseRefused), '--source', 'postgres-base', '--database', 'app']).done;
+    t.equal(withDb.code, 2, '--database with postgres-base: exit 2', { stderr: withDb.stderr });
+    t.match(withDb.stderr, /--database: used with a --source that dumps one database/);
+
+    const spc = path.join(dir, 'spc');
+    fs.mkdirSync(spc);
+    execFileSync('chown', ['postgres', spc]);
+    pg.sql('postgres', `CREATE TABLESPACE extra LOCATION '${spc}'`);
+    t.teardown(() => pg.sql('postgres', 'DROP TABLESPACE IF EXISTS extra'));
+    const two = await identityOnly(t, PORTS.pgBaseRefused, ['--source', 'postgres-base', ...conn(pg)]);
+    t.equal(two.code, 2, 'a second tablespace: exit 2', { stderr: two.stderr });
+    t.match(two.stderr, /the cluster has tablespaces besides pg_default \(extra\)/, 'names it');
+    t.match(two.report, { outcome: 'source-refused', reason: 'source-unsuitable' });
+  });
+
   suite.test('no pg_dump on PATH: refused with a clear message, exit 2', async (t) => {
     const s = await dbcast(['send', ...GROUP, '--port', String(PORTS.pgMissing), '--source', 'postgres', '--database', 'app', ...conn(pg)], { env: { ...process.env, PATH: '/nonexistent' } }).done;
     t.equal(s.code, 2, 'exit 2', { stderr: s.stderr });
@@ -156,6 +189,25 @@ function mariadbTests(suite: Test): void {
     const id = readJson(path.join(dir, 'r.json')).source as Identity;
     t.match(id, { engine: 'mariadb', inRecovery: false, replicaAllowed: false, database: 'shop', host: os.hostname() }, 'report: the identity');
     t.equal(id.systemId, hasUuid ? my.sql('', "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME = 'SERVER_UUID'").trim() : `server-id:1@${hostname()}`, 'systemId');
+  });
+
+  const noBackup = spawnSync('sh', ['-c', 'command -v mariabackup && command -v mbstream']).status !== 0 ? 'mariabackup/mbstream not found (apt install mariadb-backup)' : false;
+  suite.test('--source mariadb-backup: a mariabackup xbstream of the whole server', { skip: noBackup }, async (t) => {
+    const dir = tempDir(t);
+    const out = path.join(dir, 'server.xb');
+    const rx = dbcast(['receive', ...GROUP, '--port', String(PORTS.myBackup), '--job', 'mybackup', '--idle-timeout-sec', '5', '--output', out], { timeoutMs: 300_000 });
+    await listening([rx]);
+    const s = await dbcast(['send', ...GROUP, '--port', String(PORTS.myBackup), '--job', 'mybackup', '--max-wait-sec', '60', '--report', path.join(dir, 'r.json'),
+      '--source', 'mariadb-backup', ...conn(my)], { timeoutMs: 300_000 }).done;
+    const r = await rx.done;
+    t.equal(s.code, 0, 'sender exit 0', { stderr: s.stderr });
+    t.equal(r.code, 0, 'receiver exit 0', { stderr: r.stderr });
+    t.match(s.stderr, /dump command: \S*(mariabackup|mariadb-backup) --backup --stream=xbstream --socket=/, 'the command');
+    const x = path.join(dir, 'x');
+    fs.mkdirSync(x);
+    execFileSync('sh', ['-c', `mbstream -x -C ${x} < ${out}`]);
+    t.ok(fs.existsSync(path.join(x, 'xtrabackup_checkpoints')) && fs.existsSync(path.join(x, 'shop', 'items.frm')), 'an xbstream backup with the shop database');
+    t.match(readJson(path.join(dir, 'r.json')).source, { engine: 'mariadb', database: '', inRecovery: false }, 'identity of the whole server');
   });
 
   suite.test('read_only=1: refused without --allow-replica-source, sent with it', async (t) => {

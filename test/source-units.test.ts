@@ -6,6 +6,8 @@ import { parsePostgresIdentity, timelineOfWalFile } from '../sender/source/postg
 import { parseMariadbIdentity } from '../sender/source/mariadb/identity';
 import { postgres } from '../sender/source/postgres';
 import { mariadb } from '../sender/source/mariadb';
+import { postgresBase } from '../sender/source/postgres-base';
+import { mariadbBackup } from '../sender/source/mariadb-backup';
 import { parseSourceOptions } from '../sender/source/source-options';
 import { findOnPath, shellCommand } from '../sender/source/client';
 import { UsageError } from '../runtime/usage-error';
@@ -42,6 +44,9 @@ t.test('the dump commands', async (t) => {
   t.same(mariadb.dumpArgv('/usr/bin/mariadb-dump', { ...target, kind: 'mariadb', database: 'shop', conn: { host: '/run/mysqld/mysqld.sock' }, dumpArgs: [] }),
     ['/usr/bin/mariadb-dump', '--single-transaction', '--routines', '--triggers', '--events', '--socket=/run/mysqld/mysqld.sock', 'shop']);
   t.same(mariadb.dumpArgv('mariadb-dump', { ...target, kind: 'mariadb', conn: { host: 'db1', port: 3307 }, dumpArgs: [] }).slice(5, 7), ['--host=db1', '--port=3307']);
+  const whole = { ...target, database: '', dumpArgs: [] };
+  t.same(postgresBase.dumpArgv('pg_basebackup', whole), ['pg_basebackup', '-D', '-', '-Ft', '-X', 'fetch', '--checkpoint=fast', '-w', '-h', '/run/pg', '-p', '5433', '-U', 'backup']);
+  t.same(mariadbBackup.dumpArgv('mariabackup', { ...whole, conn: { host: '/run/mysqld/mysqld.sock', user: 'root' } }), ['mariabackup', '--backup', '--stream=xbstream', '--socket=/run/mysqld/mysqld.sock', '--user=root']);
 });
 
 t.test('shell quoting: /bin/sh gets back the same words', async (t) => {
@@ -70,6 +75,12 @@ t.test('--source flags', async (t) => {
     [{ source: 'mariadb', database: 'shop', 'dump-arg': '--all-databases' }, 'dump-arg'],
     [{ source: 'mariadb', database: 'shop', 'dump-arg': '--result-file=/tmp/x' }, 'dump-arg'],
     [{ source: 'mariadb', database: 'shop', 'dump-arg': '-hother' }, 'dump-arg'],
+    [{ source: 'postgres-base', database: 'app' }, 'database'],
+    [{ source: 'postgres-base', 'dump-arg': '-Ftar' }, 'dump-arg'],
+    [{ source: 'postgres-base', 'dump-arg': '--gzip' }, 'dump-arg'],
+    [{ source: 'postgres-base', 'dump-arg': '-Xstream' }, 'dump-arg'],
+    [{ source: 'mariadb-backup', 'dump-arg': '--stream=tar' }, 'dump-arg'],
+    [{ source: 'mariadb-backup', 'dump-arg': '--prepare' }, 'dump-arg'],
     [{ database: 'app' }, 'database'],
     [{ 'allow-replica-source': true }, 'allow-replica-source'],
     [{ 'dump-arg': '--no-owner' }, 'dump-arg'],
@@ -79,6 +90,8 @@ t.test('--source flags', async (t) => {
     try { parseSourceOptions(raw); } catch (e) { err = e; }
     t.ok(err instanceof UsageError && err.key === key, `refused on --${key}: ${JSON.stringify(raw)}`, { err: String(err) });
   }
+  t.same(parseSourceOptions({ source: 'postgres-base', 'db-host': '/run/pg' }), { kind: 'postgres-base', database: '', conn: { host: '/run/pg' }, dumpArgs: [], allowReplica: false }, 'a whole-server preset: no database');
+  t.same(parseSourceOptions({ source: 'mariadb-backup', 'dump-arg': '--parallel=4' })?.dumpArgs, ['--parallel=4']);
   t.same(parseSourceOptions({ source: 'mariadb', database: 'shop', 'dump-arg': ['--skip-lock-tables', '--hex-blob'] })?.dumpArgs, ['--skip-lock-tables', '--hex-blob'], 'harmless options pass');
 });
 

@@ -28,13 +28,13 @@ export type PreparedSource =
   | { ok: false; exitCode: number };
 
 /** Why the sender did not start (its report file when it was asked for one). */
-export type SourceRefusal = 'source-in-recovery' | 'source-unreadable';
+export type SourceRefusal = 'source-in-recovery' | 'source-unreadable' | 'source-unsuitable';
 
 export function describeIdentity(id: SourceIdentity): string {
   const role = id.engine === 'postgres' ? (id.inRecovery ? 'standby (in recovery)' : 'primary') : (id.inRecovery ? 'read_only' : 'read-write');
   const where = id.engine === 'postgres' ? `system ${id.systemId} timeline ${id.timeline}` : id.systemId;
   const pos = id.position ? `, ${id.engine === 'postgres' ? 'LSN' : 'GTID'} ${id.position}` : '';
-  return `${id.engine} ${where}, ${role}${pos}, database ${id.database}${id.replicaAllowed ? ', replica allowed' : ''}`;
+  return `${id.engine} ${where}, ${role}${pos}, ${id.database ? `database ${id.database}` : 'whole server'}${id.replicaAllowed ? ', replica allowed' : ''}`;
 }
 
 function program(preset: SourcePreset, names: readonly string[], what: string): string {
@@ -76,6 +76,8 @@ export async function prepareSource(target: SourceTarget, ctx: { log: Logger; jo
     return refuse(EXIT.USAGE, 'source-in-recovery', `--allow-replica-source: the source is ${what}, nothing sent: ${describeIdentity(identity)}. ` +
       'Dump from the primary, or give --allow-replica-source to send a replica\'s copy (announced as such)', identity);
   }
+  const unsuitable = preset.unsuitable ? await preset.unsuitable(client, target) : null;
+  if (unsuitable !== null) return refuse(EXIT.USAGE, 'source-unsuitable', `--source ${preset.name}: ${unsuitable}, nothing sent`, identity);
   if (identity.inRecovery) log.warn(`the source is a replica: sending it because --allow-replica-source was given; receivers see replicaAllowed in the announce`);
   log.info(`source: ${describeIdentity(identity)}`, { source: identity });
   const command = shellCommand(preset.dumpArgv(dump, target));

@@ -15,6 +15,7 @@ export interface SourceConnection {
 export interface SourceTarget {
   /** The preset's name, as registered in presets.ts. */
   kind: string;
+  /** '' for a whole-server preset. */
   database: string;
   conn: SourceConnection;
   /** --dump-arg: extra options for the dump program, after the preset's own. */
@@ -31,6 +32,8 @@ export type IdentifyResult = { ok: true; identity: ServerIdentity } | { ok: fals
 export interface SourcePreset {
   /** --source NAME. */
   readonly name: string;
+  /** A physical backup of the whole server: --database is refused, the target's database is ''. */
+  readonly wholeServer?: boolean;
   /** The dump programs tried on PATH, first found wins (mariadb-dump before mysqldump). */
   readonly dumpPrograms: readonly string[];
   /** The clients tried on PATH for the identity query. */
@@ -41,4 +44,6 @@ export interface SourcePreset {
   dumpArgv(program: string, target: SourceTarget): string[];
   /** The server's identity, read with `client` on the target's connection. */
   identify(client: string, target: SourceTarget): Promise<IdentifyResult>;
+  /** Before the dump: why this server cannot be sent this way (null: it can). */
+  unsuitable?(client: string, target: SourceTarget): Promise<string | null>;
 }

@@ -13,7 +13,7 @@ export interface SourceFlagSpec {
 }
 
 export const SOURCE_FLAGS = {
-  source: { type: 'string', placeholder: 'PRESET', choices: SOURCE_NAMES, describe: 'dump this database with the preset\'s command (pg_dump -Fc; mariadb-dump --single-transaction --routines --triggers --events) and announce the server\'s identity; instead of --command' },
+  source: { type: 'string', placeholder: 'PRESET', choices: SOURCE_NAMES, describe: 'instead of --command: run the preset\'s dump and announce the server\'s identity. postgres, mariadb: one --database (pg_dump -Fc; mariadb-dump --single-transaction --routines --triggers --events); postgres-base, mariadb-backup: the whole server (pg_basebackup tar; mariabackup xbstream)' },
   database: { type: 'string', placeholder: 'DB', describe: '--source: the database to dump' },
   'db-host': { type: 'string', placeholder: 'HOST', describe: '--source: server host, or socket directory/path starting with /', defaultDescription: 'the client\'s default' },
   'db-port': { type: 'number', placeholder: 'PORT', describe: '--source: server port', defaultDescription: 'the client\'s default' },

@@ -32,9 +32,15 @@ export function parseSourceOptions(raw: FlagValues): SourceTarget | undefined {
   const preset = typeof kind === 'string' ? sourcePresetNamed(kind) : undefined;
   if (!preset) throw new UsageError('source', SOURCE_NAMES.join(' or '), kind);
   if (raw.command !== undefined) throw new UsageError('source', 'either --source or --command, not both', kind, `--source and --command exclude each other: --source builds the dump command itself (give one of them)`);
-  const database = text(raw, 'database', undefined, MAX_DATABASE_NAME_BYTES);
-  if (database === undefined) throw new UsageError('database', 'the database to dump (needed with --source)', undefined);
-  if (!DATABASE_NAME_PATTERN.test(database)) throw new UsageError('database', `a database name of letters, digits, _ and $, at most ${MAX_DATABASE_NAME_BYTES} bytes`, database);
+  let database = '';
+  if (preset.wholeServer) {
+    if (raw.database !== undefined) throw UsageError.onlyWith('database', `a --source that dumps one database (not ${preset.name}, which copies the whole server)`, raw.database);
+  } else {
+    const db = text(raw, 'database', undefined, MAX_DATABASE_NAME_BYTES);
+    if (db === undefined) throw new UsageError('database', 'the database to dump (needed with --source)', undefined);
+    if (!DATABASE_NAME_PATTERN.test(db)) throw new UsageError('database', `a database name of letters, digits, _ and $, at most ${MAX_DATABASE_NAME_BYTES} bytes`, db);
+    database = db;
+  }
   const conn: SourceConnection = {};
   const host = text(raw, 'db-host', undefined, 1024);
   if (host !== undefined) {

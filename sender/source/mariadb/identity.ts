@@ -26,7 +26,7 @@ export function parseMariadbIdentity(out: string): IdentifyResult {
 }
 
 export async function identifyMariadb(client: string, t: SourceTarget): Promise<IdentifyResult> {
-  const r = await runClient(client, ['--batch', '--skip-column-names', ...myConnArgs(t.conn), `--database=${t.database}`, '-e', IDENTITY_SQL]);
+  const r = await runClient(client, ['--batch', '--skip-column-names', ...myConnArgs(t.conn), ...(t.database ? [`--database=${t.database}`] : []), '-e', IDENTITY_SQL]);
   if (!r.ok) return { ok: false, reason: r.message };
   return parseMariadbIdentity(r.stdout);
 }

@@ -18,6 +18,10 @@ const IDENTITY_SQL = `SELECT s.system_identifier, r.rec,
   CASE WHEN r.rec THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END
 FROM pg_control_system() s, (SELECT pg_is_in_recovery() AS rec) r`;
 
+export const PSQL_ARGS = ['-X', '-q', '-A', '-t', '-w', '-F', '|', '-v', 'ON_ERROR_STOP=1'];
+/** Where a whole-server preset's queries connect. */
+export const MAINTENANCE_DB = 'postgres';
+
 /** The timeline in a WAL file name (TTTTTTTTXXXXXXXXYYYYYYYY, hex). */
 export function timelineOfWalFile(name: string): number | null {
   return /^[0-9A-F]{24}$/.test(name) ? parseInt(name.slice(0, 8), 16) : null;
@@ -39,7 +43,7 @@ export function parsePostgresIdentity(row: string): IdentifyResult {
 
 export async function identifyPostgres(client: string, t: SourceTarget): Promise<IdentifyResult> {
   // Connected to the database the dump reads: the same server, reached the same way.
-  const r = await runClient(client, ['-X', '-q', '-A', '-t', '-w', '-F', '|', '-v', 'ON_ERROR_STOP=1', ...pgConnArgs(t.conn), '-d', t.database, '-c', IDENTITY_SQL]);
+  const r = await runClient(client, [...PSQL_ARGS, ...pgConnArgs(t.conn), '-d', t.database || MAINTENANCE_DB, '-c', IDENTITY_SQL]);
   if (!r.ok) return { ok: false, reason: r.message };
   return parsePostgresIdentity(r.stdout);
 }
