@@ -438,7 +438,8 @@ export class ReceiverSession {
     }
     switch (p.verdict) {
       case WelcomeVerdict.Validate:
-        if (c.cookie === NO_COOKIE) { c.cookie = p.cookie; c.joinDue = true; } // JOIN again, with it
+        // JOIN again, with it; once two are live, only the first to be (it reports the split brain).
+        if (c.cookie === NO_COOKIE) { c.cookie = p.cookie; c.joinDue = this.rival === null; }
         return;
       case WelcomeVerdict.Refused:
         this.candidates.delete(c.key);

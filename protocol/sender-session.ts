@@ -218,7 +218,7 @@ export class SenderSession {
     const hb = this.cfg.heartbeatIntervalMs;
     switch (name) {
       case 'announce':
-        if (this.state !== 'waiting') return;
+        if (this.state !== 'waiting' && !this.splitBrain) return;
         this.announceDue = true;
         this.timers.set('announce', nowMs + this.cfg.announceIntervalMs);
         return;
@@ -407,6 +407,8 @@ export class SenderSession {
     this.timers.set('heartbeat', nowMs + this.cfg.heartbeatIntervalMs);
   }
 
+  private get splitBrain(): boolean { return this.abortReason === AbortReason.SplitBrain; }
+
   private abort(reason: AbortReason, message: string, nowMs: number): void {
     if (this.state === 'aborting' || this.state === 'finished') return;
     if (this.state === 'ending' && reason === AbortReason.InputFailed) return; // input already verified complete
@@ -414,10 +416,12 @@ export class SenderSession {
     this.abortReason = reason;
     this.abortMessage = clipUtf8(message, MAX_ABORT_MESSAGE_BYTES);
     this.window.discardPending();
-    this.announceDue = false;
+    // A split brain keeps announcing while it lingers: the rival hears it and stops too, and every
+    // receiver sees two live senders (the first to hear the other must not leave the other to win).
+    this.announceDue = this.splitBrain;
     this.heartbeatDue = false;
     this.abortDue = true;
-    for (const t of ['announce', 'heartbeat', 'min-wait', 'max-wait', 'flush', 'repair-delay'] as const) this.timers.cancel(t);
+    for (const t of [...(this.splitBrain ? [] : ['announce'] as const), 'heartbeat', 'min-wait', 'max-wait', 'flush', 'repair-delay'] as const) this.timers.cancel(t);
     this.timers.set('abort-repeat', nowMs + this.cfg.heartbeatIntervalMs);
     this.timers.set('abort-end', nowMs + this.cfg.abortLingerMs);
     this.events.push({ type: 'aborting', reason: ABORT_REASON_NAMES[reason], message: this.abortMessage });
@@ -471,6 +475,10 @@ export class SenderSession {
         }
         return this.pollData(nowMs);
       case 'aborting':
+        if (this.announceDue) {
+          this.announceDue = false;
+          return { to: null, bytes: encodePacket({ type: PacketType.Announce, sessionId: sid, senderTimeMs: nowMs, windowBytes: this.cfg.windowBytes, payloadBytes: this.cfg.payloadBytes, job: this.cfg.job, info: this.cfg.announceInfo ?? '' }) };
+        }
         if (!this.abortDue || this.abortReason === null) return null;
         this.abortDue = false;
         return { to: null, bytes: encodePacket({ type: PacketType.Abort, sessionId: sid, reason: this.abortReason, message: this.abortMessage }) };
