@@ -143,6 +143,8 @@ export class ReceiverSession {
   // (no cookie): only a live sender answers our fresh challenge, so a replay cannot stop a run.
   private readonly probes = new Map<string, Candidate>();
   private rival: string | null = null;
+  /** Once two are live, the one candidate still joined (to report the split brain to). */
+  private rivalReportTo: string | null = null;
   private sessionId: string | null = null;
   private sender: Endpoint | null = null;
   private receiverId = 0;
@@ -239,7 +241,7 @@ export class ReceiverSession {
           : 'the sender did not accept this receiver within the start timeout' });
         return;
       case 'join':
-        for (const c of this.candidates.values()) if (c.nextJoinMs <= nowMs) c.joinDue = true;
+        for (const c of this.candidates.values()) if (c.nextJoinMs <= nowMs && this.mayJoin(c)) c.joinDue = true;
         for (const c of this.probes.values()) if (c.nextJoinMs <= nowMs) c.joinDue = true;
         this.armJoin();
         return;
@@ -378,6 +380,12 @@ export class ReceiverSession {
     return `two senders announce job '${this.cfg.job}': session ${a.sessionId} from ${formatEndpoint(a.sender)} and session ${b.sessionId} from ${formatEndpoint(b.sender)} (split brain: refusing both)`;
   }
 
+  /** After a split brain is seen, only the first live candidate is joined: a receiver admitted
+   *  by both could report to one only, and the other would count it silent. */
+  private mayJoin(c: Candidate): boolean {
+    return this.rival === null || c.key === this.rivalReportTo;
+  }
+
   private noteRival(reason: string): void {
     if (this.rival) return;
     this.rival = reason;
@@ -433,13 +441,13 @@ export class ReceiverSession {
     if (!c.live) {
       c.live = true;
       for (const o of this.candidates.values()) {
-        if (o.live && o.sessionId !== c.sessionId) { this.noteRival(this.rivalReason(o, c)); break; }
+        if (o.live && o.sessionId !== c.sessionId) { this.rivalReportTo = o.key; this.noteRival(this.rivalReason(o, c)); break; }
       }
     }
     switch (p.verdict) {
       case WelcomeVerdict.Validate:
         // JOIN again, with it; once two are live, only the first to be (it reports the split brain).
-        if (c.cookie === NO_COOKIE) { c.cookie = p.cookie; c.joinDue = this.rival === null; }
+        if (c.cookie === NO_COOKIE) { c.cookie = p.cookie; c.joinDue = this.mayJoin(c); }
         return;
       case WelcomeVerdict.Refused:
         this.candidates.delete(c.key);

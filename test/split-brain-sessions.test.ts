@@ -58,7 +58,7 @@ t.test('two senders announcing at once: every receiver refuses both, nothing ver
   }
   for (const r of net.rs) {
     t.ok(r.isFinished);
-    t.equal(r.result?.code, 'split-brain', r.result?.message);
+    t.equal(r.result?.code, 'split-brain', r.result?.message ?? '');
   }
 });
 
@@ -67,7 +67,7 @@ t.test('senders that cannot hear each other: the receivers still refuse both and
   let verified = false;
   run(net, 0, 12_000, (now) => { for (const { s } of net.senders) feed(s, now); if (net.rs.some((r) => r.isVerified)) verified = true; });
   t.notOk(verified);
-  for (const r of net.rs) t.equal(r.result?.code, 'split-brain', r.result?.message);
+  for (const r of net.rs) t.equal(r.result?.code, 'split-brain', r.result?.message ?? '');
   const rows = net.senders.flatMap(({ s }) => s.report().receivers);
   t.ok(rows.length > 0, 'the receivers joined a sender to report');
   for (const row of rows) t.equal(row.code, 'split-brain', `${row.name}: ${row.detail}`);
@@ -83,7 +83,7 @@ t.test('a rival announcing while the stream runs is probed; once it answers, the
   t.equal(net.rs[0].currentState, 'receiving');
   net.senders.push({ s: b, at: B });
   run(net, 205, 3000);
-  t.equal(net.rs[0].result?.code, 'split-brain', net.rs[0].result?.message);
+  t.equal(net.rs[0].result?.code, 'split-brain', net.rs[0].result?.message ?? '');
   t.match(net.rs[0].result?.message, new RegExp(`${SID_A}.*${SID_B}`));
   t.equal(a.report().receivers[0].code, 'split-brain', 'the running sender\'s row names it');
   t.equal(b.report().receivers.length, 0, 'the probe never joined the rival (it took no slot there)');
@@ -98,7 +98,7 @@ t.test('a replayed announce with nobody behind it never stops a run', async (t) 
     if (now % 50 === 0) net.rs[0].handlePacket(replay, B, now);
     if (net.rs[0].isVerified) net.rs[0].handleSinksFinished(true, -1, '', now);
   });
-  t.equal(net.rs[0].result?.code, 'ok', net.rs[0].result?.message);
+  t.equal(net.rs[0].result?.code, 'ok', net.rs[0].result?.message ?? '');
   t.equal(a.report().receivers[0].code, 'ok');
 });
 
@@ -111,7 +111,7 @@ t.test('a receiver still joining hears a sender abort for split brain and ends s
   a.handleGroupPacket(rival, B, 205);
   t.equal(a.currentState, 'aborting');
   run(net, 205, 3000);
-  t.equal(net.rs[0].result?.code, 'split-brain', net.rs[0].result?.message);
+  t.equal(net.rs[0].result?.code, 'split-brain', net.rs[0].result?.message ?? '');
   const abort = decodePacket(encodePacket({ type: PacketType.Abort, sessionId: SID_A, reason: AbortReason.SplitBrain, message: 'x' }));
   t.ok(abort.ok, 'ABORT split-brain is a valid packet');
   t.equal(a.report().abortReason, 'split-brain');

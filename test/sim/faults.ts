@@ -37,5 +37,6 @@ export const FAULT_EVIDENCE: Record<Family, FaultEvidence[]> = {
   restart: [every('a receiver died and a new process took its name', (r) => r.metrics.restarts === 1)],
   buffer: [most('socket buffers filled to a quarter of their capacity', (r) => r.metrics.socketPeakFraction >= 0.25)],
   bottleneck: [every('the slow hop dropped packets', (r) => r.metrics.bottleneckDrops > 0)],
+  'split-brain': [every('a second sender of the job ran', (r) => r.rivalReport !== undefined), most('packets lost', (r) => r.metrics.forwardDrops + r.metrics.controlDrops > 0)],
   'forged-data': [every('forged DATA sent', (r) => r.metrics.forgedSent > 0), most('forged bytes reached a sink', (r) => r.metrics.wrongChunksDelivered > 0)],
 };

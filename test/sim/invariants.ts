@@ -72,6 +72,7 @@ export function checkResult(res: SimResult): string[] {
     const completes = EXPECT_COMPLETED.includes(family) || family === 'partition' || (family === 'partition-all' && !longPartition);
     if (completes && res.report.outcome !== 'completed') bad.push(`sender outcome ${res.report.outcome} (${res.report.abortMessage})`);
   }
+  if (family === 'split-brain') bad.push(...checkSplitBrain(res));
   // A partition that heals leaves the transfer to converge within one idle timeout.
   if (lastPartition && res.endMs > lastPartition.healMs + sc.idleTimeoutMs) {
     bad.push(`still running ${Math.round(res.endMs - lastPartition.healMs)} ms after the partition healed (limit: the idle timeout)`);
@@ -140,6 +141,23 @@ export function checkCost(res: SimResult): string[] {
   }
   for (const late of m.silentDropLatenessMs) {
     if (late < -DEADLINE_SLACK_MS || late > SILENT_SWEEP_SLACK_MS) bad.push(`the sender dropped a silent receiver ${late.toFixed(2)} ms off its idle deadline`);
+  }
+  return bad;
+}
+
+/** Two senders of one job: no receiver delivers either stream, each says split-brain, and no
+ *  sender succeeds (every row that reports says split-brain). */
+function checkSplitBrain(res: SimResult): string[] {
+  const bad: string[] = [];
+  for (const r of res.receivers) {
+    if (r.verified) bad.push(`${r.name} verified a stream of a split brain`);
+    if (r.finished && r.outcome?.code !== 'split-brain') bad.push(`${r.name} ended ${r.outcome?.code} (${r.outcome?.message}); expected split-brain`);
+  }
+  if (!res.rivalFinished) bad.push('the rival sender did not finish');
+  for (const [who, rep] of [['sender', res.report], ['rival', res.rivalReport]] as const) {
+    if (!rep) continue;
+    if (rep.outcome !== 'aborted') bad.push(`${who} ${rep.outcome}; expected aborted`);
+    for (const row of rep.receivers) if (row.outcome !== 'incomplete' && row.code !== 'split-brain' && row.code !== 'session-aborted') bad.push(`${who} reports ${row.name} ${row.code}; expected split-brain`);
   }
   return bad;
 }

@@ -7,7 +7,7 @@ import { Rng } from './rng';
 export const FAMILIES = [
   'clean', 'loss', 'shared-loss', 'control-loss', 'burst', 'reorder', 'duplicate', 'corrupt', 'receiver-crash', 'sender-crash',
   'slow-consumer', 'slow-consumer-drop', 'input-fails', 'sink-fails', 'chaos', 'attacker', 'replay',
-  'partition', 'partition-all', 'restart', 'buffer', 'bottleneck', 'forged-data',
+  'partition', 'partition-all', 'restart', 'buffer', 'bottleneck', 'forged-data', 'split-brain',
 ] as const;
 export type Family = typeof FAMILIES[number];
 
@@ -38,6 +38,7 @@ function link(rng: Rng, family: Family, dir: 'forward' | 'control'): LinkProfile
     l.lossRate = rng.next() * 0.1;
   }
   if (['partition', 'partition-all', 'forged-data'].includes(family)) l.lossRate = rng.next() * 0.03;
+  if (family === 'split-brain') l.lossRate = rng.next() * 0.1;
   return l;
 }
 
@@ -141,6 +142,14 @@ export function makeScenario(seed: number): Scenario {
       sc.forgeVictims = Array.from({ length: k }, () => rng.int(1, n));
       break;
     }
+    case 'split-brain':
+      // Two senders of one job within a few ms (both primaries' cron at 02:00), with loss, the
+      // senders hearing each other or not. The transfer lasts many join retries, so every
+      // receiver hears the rival before it could verify: none may deliver either stream.
+      sc.maxRateBitsPerSec = 10e6;
+      sc.inputBytes = rng.int(1_000_000, 2_000_000);
+      sc.rival = { startAtMs: rng.next() * 20, ears: rng.chance(0.5), earLink: { ...CLEAN_LINK, delayMs: 0.1 + rng.next() * 5, lossRate: rng.next() * 0.1 } };
+      break;
     default:
   }
   return sc;

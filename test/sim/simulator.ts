@@ -73,6 +73,10 @@ export interface Scenario {
    *  address (a keyless attacker spoofing the pinned sender, or a keyed recording replayed
    *  whole) every replayEveryMs, in order, looping, from the start of the run. */
   replay?: { packets: Buffer[]; everyMs: number };
+  /** A second sender of the same job (split brain: the old primary's cron after a failover),
+   *  starting at startAtMs with other bytes. Its group packets reach the receivers over their
+   *  forward links; with ears, each sender hears the other's group packets over `earLink`. */
+  rival?: { startAtMs: number; ears: boolean; earLink: LinkProfile };
   timeLimitMs: number;
 }
 
@@ -89,6 +93,8 @@ export interface SimReceiverResult {
   bytes: number;
   outputSha256: string;
   sinkFinalized: boolean;
+  /** Its stream verified (the sinks were told to finish). */
+  verified: boolean;
 }
 
 export interface SimResult {
@@ -103,6 +109,9 @@ export interface SimResult {
   events: number;
   metrics: SimMetrics;
   senderPackets?: Buffer[];
+  /** The rival sender's report (scenarios with a rival, once it started). */
+  rivalReport?: SenderReport;
+  rivalFinished?: boolean;
 }
 
 /** What the simulator knows of a datagram it carries (decoded once, when it was sent). */
@@ -116,7 +125,10 @@ type Ev =
   | { at: number; seq: number; kind: 'attack'; node: number }
   | { at: number; seq: number; kind: 'replay'; node: number; index: number }
   | { at: number; seq: number; kind: 'heal'; node: number; partition: number }
-  | { at: number; seq: number; kind: 'restart'; node: number };
+  | { at: number; seq: number; kind: 'restart'; node: number }
+  | { at: number; seq: number; kind: 'rival-start'; node: number }
+  /** A sender's group packet heard by the other sender (split brain). */
+  | { at: number; seq: number; kind: 'ear'; node: number; from: Endpoint; bytes: Buffer };
 
 interface Incarnation {
   index: number;
@@ -151,6 +163,7 @@ interface RxNode {
 
 const SENDER_EP: Endpoint = { address: 'sim-sender', port: 1 };
 const ATTACKER: Endpoint = { address: 'sim-attacker', port: 9 };
+const RIVAL_EP: Endpoint = { address: 'sim-rival', port: 1 };
 /** Every host's clock reads the simulated time plus an offset: the sender's this one, each
  *  receiver's this one plus its skew (so no clock is ever negative). */
 const SENDER_CLOCK_MS = 1_000_000;
@@ -171,7 +184,8 @@ export function runScenario(sc: Scenario): SimResult {
   const heap = new Heap<Ev>();
   const push = (e: Ev extends infer E ? (E extends unknown ? Omit<E, 'seq'> : never) : never): void => heap.push({ ...e, seq: seq++ } as Ev);
   // One pending wake per node: a later wake supersedes nothing, an earlier one replaces it.
-  const wakeAt: number[] = new Array(sc.receivers.length + 1).fill(Infinity);
+  const wakeAt: number[] = new Array(sc.receivers.length + 2).fill(Infinity);
+  const RIVAL = sc.receivers.length + 1; // the rival sender's node number
   const scheduleWake = (node: number, waitMs: number): void => {
     if (!Number.isFinite(waitMs)) return;
     const at = now + Math.max(waitMs, 0.01);
@@ -225,7 +239,7 @@ export function runScenario(sc: Scenario): SimResult {
 
   /** A copy of DATA that an admitted receiver still needed did not reach it. */
   const noteLoss = (node: number, meta: Meta, cause: string): void => {
-    if (node === 0) { m.controlDrops++; return; }
+    if (node === 0 || node === RIVAL) { m.controlDrops++; return; }
     m.forwardDrops++;
     if (!meta || meta.type !== PacketType.Data || meta.sessionId !== sessionId) return;
     m.dataDrops++;
@@ -274,6 +288,7 @@ export function runScenario(sc: Scenario): SimResult {
         if (k >= 0) forgeFor = (sc.forgeVictims as number[])[k];
       } else m.repairPackets++;
     }
+    if (t.to === null) hearGroup(RIVAL, SENDER_EP, t.bytes);
     const targets = t.to === null ? rx.map((_, i) => i + 1) : [unicastTarget(t.to)];
     let departMs = now;
     if (sc.uplinkLoss && lose(rng, sc.uplinkLoss, uplink)) {
@@ -309,7 +324,40 @@ export function runScenario(sc: Scenario): SimResult {
 
   const routeFromReceiver = (t: Transmit, node: number): void => {
     const r = rx[node - 1];
-    send(r.spec.controlLink, r.up, t.bytes, decodeMeta(t.bytes), now, 0, r.cur.endpoint, node);
+    send(r.spec.controlLink, r.up, t.bytes, decodeMeta(t.bytes), now, t.to?.address === RIVAL_EP.address ? RIVAL : 0, r.cur.endpoint, node);
+  };
+
+  // The rival sender (split brain): same job, other session, other bytes.
+  let rival: SenderSession | null = null;
+  const rivalInput = new Rng(sc.seed + 1).bytes(sc.inputBytes);
+  let rivalFed = 0;
+  const rivalEar = newLinkState();
+  const senderEar = newLinkState();
+  /** A sender's group packet reaches the other sender's ear (when the scenario gives them ears). */
+  function hearGroup(node: number, from: Endpoint, bytes: Buffer): void {
+    if (!sc.rival?.ears || (node === RIVAL && rival === null)) return;
+    for (const c of carry(rng, sc.rival.earLink, node === RIVAL ? rivalEar : senderEar, bytes, now)) {
+      if (!c.corrupted) push({ at: c.atMs, kind: 'ear', node, from, bytes: c.bytes });
+    }
+  }
+  const stepRival = (): void => {
+    const rv = rival;
+    if (rv === null) return;
+    const local = now + SENDER_CLOCK_MS;
+    while (rivalFed < rivalInput.length && rv.inputSpaceBytes() > 0) {
+      const n = Math.min(rv.inputSpaceBytes(), sc.inputChunkBytes, rivalInput.length - rivalFed);
+      rv.handleInput(rivalInput.subarray(rivalFed, rivalFed + n), local);
+      rivalFed += n;
+      if (rivalFed === rivalInput.length) rv.handleInputEnd(local);
+    }
+    for (let t = rv.pollTransmit(local); t; t = rv.pollTransmit(local)) {
+      if (t.to === null) hearGroup(0, RIVAL_EP, t.bytes);
+      const meta = decodeMeta(t.bytes);
+      const targets = t.to === null ? rx.map((_, i) => i + 1) : [unicastTarget(t.to)];
+      for (const n of targets) if (n >= 1) send(rx[n - 1].spec.link, rx[n - 1].down, t.bytes, meta, now, n, RIVAL_EP, RIVAL);
+    }
+    while (rv.pollEvent()) { /* for logs */ }
+    scheduleWake(RIVAL, rv.pollTimeoutMs(local));
   };
 
   /** The slowest live receiver's delivered offset, as the sender last heard it. */
@@ -402,6 +450,7 @@ export function runScenario(sc: Scenario): SimResult {
   };
   /** A datagram reaches a host's code (after its socket buffer, if it has one). */
   const handle = (e: Extract<Ev, { kind: 'deliver' }>): void => {
+    if (e.node === RIVAL) { rival?.handlePacket(e.bytes, e.from, now + SENDER_CLOCK_MS); return; }
     if (e.node === 0) {
       if (senderCrashed) return;
       const meta = e.meta;
@@ -458,11 +507,12 @@ export function runScenario(sc: Scenario): SimResult {
     });
   };
 
-  const step = (node: number): void => { if (node === 0) stepSender(); else stepReceiver(node); };
+  const step = (node: number): void => { if (node === 0) stepSender(); else if (node === RIVAL) stepRival(); else stepReceiver(node); };
   const allDone = (): boolean =>
-    (senderCrashed || sender.isFinished) && rx.every((r) => r.cur.crashed ? r.spec.restartAfterMs === undefined || r.past.length > 0 : r.cur.session.isFinished);
+    (senderCrashed || sender.isFinished) && (sc.rival === undefined || (rival !== null && rival.isFinished)) && rx.every((r) => r.cur.crashed ? r.spec.restartAfterMs === undefined || r.past.length > 0 : r.cur.session.isFinished);
 
   if (sc.attackEveryMs) push({ at: 1, kind: 'attack', node: 0 });
+  if (sc.rival) push({ at: sc.rival.startAtMs, kind: 'rival-start', node: RIVAL });
   const replayMeta = (sc.replay?.packets ?? []).map(decodeMeta);
   if (sc.replay && sc.replay.packets.length > 0) push({ at: 0.5, kind: 'replay', node: 0, index: 0 });
 
@@ -478,12 +528,13 @@ export function runScenario(sc: Scenario): SimResult {
         if (e.at !== wakeAt[e.node]) continue; // superseded
         wakeAt[e.node] = Infinity;
         if (e.node === 0) { if (!senderCrashed) sender.handleTimeout(now + SENDER_CLOCK_MS); }
+        else if (e.node === RIVAL) rival?.handleTimeout(now + SENDER_CLOCK_MS);
         else { const r = rx[e.node - 1]; if (!r.cur.crashed) r.cur.session.handleTimeout(now + r.spec.clockSkewMs); }
         break;
       case 'deliver': {
-        const cut = (e.node > 0 && rx[e.node - 1].cut) || (e.fromNode > 0 && rx[e.fromNode - 1].cut);
+        const cut = (e.node > 0 && e.node <= rx.length && rx[e.node - 1].cut) || (e.fromNode > 0 && e.fromNode <= rx.length && rx[e.fromNode - 1].cut);
         if (cut) { noteLoss(e.node, e.meta, 'partition'); continue; }
-        const r = e.node > 0 ? rx[e.node - 1] : null;
+        const r = e.node > 0 && e.node <= rx.length ? rx[e.node - 1] : null;
         if (r?.socket) {
           if (r.cur.crashed) continue;
           if (!r.socket.offer(e, e.bytes.length)) { m.socketDrops++; noteLoss(e.node, e.meta, 'socket'); continue; }
@@ -532,6 +583,18 @@ export function runScenario(sc: Scenario): SimResult {
       case 'heal':
         for (const n of partitionNodes[e.partition]) rx[n - 1].cut = false;
         continue;
+      case 'rival-start':
+        rival = new SenderSession({
+          ...SENDER_TIMING_DEFAULTS,
+          sessionId: rng.sessionId(), job: 'sim', payloadBytes: sc.payloadBytes, windowBytes: sc.windowBytes,
+          minReceivers: sc.minReceivers, maxWaitMinReceivers: 1, minWaitMs: 0, maxWaitMs: 5000,
+          maxRateBitsPerSec: sc.maxRateBitsPerSec, dropAfterMs: sc.dropAfterMs, idleTimeoutMs: sc.idleTimeoutMs, cookieSecret: rng.bytes(32),
+        }, now + SENDER_CLOCK_MS);
+        break;
+      case 'ear':
+        if (e.node === 0) { if (!senderCrashed) sender.handleGroupPacket(e.bytes, e.from, now + SENDER_CLOCK_MS); }
+        else rival?.handleGroupPacket(e.bytes, e.from, now + SENDER_CLOCK_MS);
+        break;
       case 'restart': {
         const r = rx[e.node - 1];
         r.past.push(r.cur);
@@ -549,10 +612,12 @@ export function runScenario(sc: Scenario): SimResult {
   const incResult = (r: RxNode, inc: Incarnation): SimReceiverResult => ({
     name: r.spec.name, incarnation: inc.index, crashed: inc.crashed, finished: inc.session.isFinished, finishedAtMs: inc.finishedAtMs,
     admitted: inc.admitted, outcome: inc.session.result, bytes: inc.bytes, outputSha256: inc.hash.copy().digest('hex'), sinkFinalized: inc.sinkFinalized,
+    verified: inc.sinkStarted,
   });
   return {
     scenario: sc, inputSha256, sessionId, senderFinished: sender.isFinished, senderCrashed,
     report: sender.report(), endMs: now, events, metrics: m, ...(sc.record ? { senderPackets } : {}),
+    ...(rival ? { rivalReport: rival.report(), rivalFinished: rival.isFinished } : {}),
     receivers: rx.flatMap((r) => [...r.past, r.cur].map((inc) => incResult(r, inc))),
   };
 }
