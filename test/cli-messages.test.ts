@@ -236,14 +236,25 @@ t.test('local setup errors: one line, exit 2', async (t) => {
     // Read after the sockets are bound: a port of its own.
     [['receive', '--group', '239.255.42.93', '--port', '9393', '--output', path.join(dir, 'o'), '--seen-sessions', path.join(dir, 'seen-as-dir')], 'receive',
       /^dbcast receive: --seen-sessions: expected a readable file of session ids \(or none yet\), got ".*EISDIR.*"$/],
+    [['receive', '--group', '239.255.43.1', '--port', '9811', '--output', path.join(dir, 'o'), '--source-state', path.join(dir, 'seen-as-dir')], 'receive',
+      /^dbcast receive: --source-state: expected a source state file written by dbcast \(or none yet\), got ".*EISDIR.*"$/],
+    [['accept-source', 'app', '--source-state', path.join(dir, 'seen-as-dir')], 'accept-source',
+      /^dbcast accept-source: --source-state: expected a source state file written by dbcast \(or none yet\), got ".*EISDIR.*"$/],
+    [['accept-source', 'app', '--source-state', path.join(dir, 's.json'), '--system-id', ''], 'accept-source',
+      /^dbcast accept-source: --system-id: expected the new source's system identifier \(1\.\.128 characters\), got ""$/],
+    [['accept-source', 'app', '--config', path.join(dir, 'missing.yaml')], 'accept-source',
+      /^dbcast accept-source: --config: expected a readable daemon config, got ".*missing\.yaml: ENOENT.*"$/],
   ];
   for (const [args, , re] of cases) {
     const r = await dbcast(args).done;
     t.equal(r.code, 2, `${args.join(' ')} exits 2`, { stderr: r.stderr });
-    t.equal(r.stderr.trimEnd().split('\n').length, 1, 'one line', { stderr: r.stderr });
-    t.match(r.stderr.trimEnd(), re);
+    const lines = r.stderr.trimEnd().split('\n').filter((l) => !/^Try 'dbcast( [\w-]+)? --help'\.$/.test(l));
+    t.equal(lines.length, 1, 'one line', { stderr: r.stderr });
+    t.match(lines[0], re);
   }
   covered.add(lineOf('receiver/run-receive.ts', "'seen-sessions'"));
+  covered.add(lineOf('receiver/run-receive.ts', "'source-state'"));
+  for (const key of ["'config'", "'system-id'", "'source-state'"]) covered.add(lineOf('src/accept-source.ts', key));
 });
 
 t.test('a terminal where the stream goes: one line naming the flag, exit 2', { skip: spawnSync('script', ['--version']).status === 0 ? false : 'script(1) (util-linux) is not installed' }, async (t) => {
