@@ -13,6 +13,8 @@ import type { SendOptions } from './send-options';
 import { formatSenderReport, writeJsonFile } from '../runtime/report';
 import { UsageError } from '../runtime/usage-error';
 import { commandInput, stdinInput, type InputSource } from './input';
+import { encodeStreamInfo } from '../runtime/stream-info';
+import { prepareSource } from './source/prepare';
 import { listenForRivals, type RivalEar } from './rival-ear';
 
 /** Packets sent per turn of the event loop: sends complete synchronously, so yield often. */
@@ -62,7 +64,11 @@ async function senderSockets(interfaceAddress: string | undefined): Promise<{ so
 }
 
 export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
-  if (!opts.command && process.stdin.isTTY) {
+  // --source: the identity is read (and a replica refused) before anything is announced.
+  const source = opts.source ? await prepareSource(opts.source, { log, job: opts.job, reportFile: opts.reportFile }) : undefined;
+  if (source && !source.ok) return source.exitCode;
+  const command = source ? source.command : opts.command;
+  if (!command && process.stdin.isTTY) {
     throw new UsageError('command', 'a dump command (--command "pg_dump -Fc app"), or the dump piped into stdin', 'stdin is a terminal');
   }
   requireLocalAddress(opts.interfaceAddress);
@@ -88,13 +94,15 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
     minWaitMs: opts.minWaitMs, maxWaitMs: opts.maxWaitMs, maxRateBitsPerSec: opts.maxRateBitsPerSec,
     dropAfterMs: opts.dropAfterMs, idleTimeoutMs: opts.idleTimeoutMs, allowedNames: opts.allowedNames,
     cookieSecret: randomBytes(32),
+    announceInfo: encodeStreamInfo({ ...(source ? { source: { ...source.identity } } : {}) }),
     ...(opts.receiverNetworks ? { acceptEndpoint: (e: { address: string }) => inNetworks(e.address, opts.receiverNetworks as Network[]) } : {}),
   }, nowMs());
   log.info(`announcing job '${opts.job}' on ${opts.group}:${opts.port}, waiting for ${opts.minReceivers} receiver(s)`);
 
-  const input: InputSource = opts.command
-    ? commandInput(opts.command, (chunk) => process.stderr.write(chunk))
+  const rawInput: InputSource = command
+    ? commandInput(command, (chunk) => process.stderr.write(chunk))
     : stdinInput();
+  const input = source ? source.confirmAfterDump(rawInput) : rawInput;
   let inputSettled = false;
   void input.done.then((res) => {
     inputSettled = true;
@@ -199,6 +207,6 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   process.stderr.write(formatSenderReport(report, code) + '\n');
   log.verbose(`peak RSS ${(peakRssBytes / 1048576).toFixed(0)} MiB`);
   if (Object.keys(link.dropped).length) log.warn(`packets rejected by the key: ${JSON.stringify(link.dropped)}`);
-  if (opts.reportFile) writeJsonFile(opts.reportFile, { ...report, keyed: link.keyed, rejectedByKey: link.dropped, exitCode: code, senderPeakRssBytes: peakRssBytes });
+  if (opts.reportFile) writeJsonFile(opts.reportFile, { ...report, ...(source ? { source: source.identity } : {}), keyed: link.keyed, rejectedByKey: link.dropped, exitCode: code, senderPeakRssBytes: peakRssBytes });
   return code;
 }

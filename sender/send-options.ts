@@ -1,11 +1,14 @@
 // What `dbcast send` runs with, as validated from its flags (src/options.ts).
 import type { CommonOptions } from '../runtime/common-options';
 import type { Network } from '../runtime/net';
+import type { SourceTarget } from './source/preset';
 
 export interface SendOptions extends CommonOptions {
   /** --receivers: only these names may join. */
   allowedNames: string[] | undefined;
   command: string | undefined;
+  /** --source: a preset builds the dump command and reads the source's identity (excludes --command). */
+  source: SourceTarget | undefined;
   ttl: number;
   minReceivers: number;
   maxWaitMinReceivers: number;

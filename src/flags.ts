@@ -8,6 +8,7 @@
 import { Parser } from 'yargs/helpers';
 import { PRESET_NAMES } from '../receiver/restore/presets';
 import { RESTORE_FLAGS } from '../receiver/restore/restore-flags';
+import { SOURCE_FLAGS } from '../sender/source/source-flags';
 
 export const GROUPS = ['Network', 'Transfer', 'Receivers', 'Input', 'Output', 'Restore', 'Security', 'Logging'] as const;
 export type FlagGroup = (typeof GROUPS)[number];
@@ -52,6 +53,7 @@ export const SEND = {
   'receiver-networks': { type: 'string', group: 'Security', placeholder: 'CIDRS|any', describe: 'receivers may join only from these IPv4 networks (comma-separated)', defaultDescription: 'the networks of the outgoing interface' },
   'drop-after-sec': { type: 'number', group: 'Receivers', placeholder: 'SEC', describe: 'drop a receiver that stays over half a window behind the fastest this long; 0 = never', defaultDescription: '0' },
   report: { type: 'string', group: 'Output', placeholder: 'FILE', describe: 'also write the final report as JSON to this file' },
+  ...(Object.fromEntries(Object.entries(SOURCE_FLAGS).map(([k, v]) => [k, { ...v, group: 'Input' }])) as { readonly [K in keyof typeof SOURCE_FLAGS]: Flag }),
 } as const satisfies FlagTable;
 
 /** Help form of the restore presets' flags (their tables say only string or boolean). */

@@ -15,6 +15,7 @@ import { num, text, type FlagValues } from '../runtime/flag-values';
 import type { CommonOptions } from '../runtime/common-options';
 import type { ReceiveOptions } from '../receiver/receive-options';
 import type { SendOptions } from '../sender/send-options';
+import { parseSourceOptions } from '../sender/source/source-options';
 
 export type { CommonOptions, ReceiveOptions, SendOptions };
 
@@ -85,6 +86,7 @@ export function parseSendOptions(raw: Raw): SendOptions {
   return {
     ...base,
     command: text(raw, 'command', undefined, 64 * 1024),
+    source: parseSourceOptions(raw),
     ttl: num(raw, 'ttl', 1, 0, 255, true),
     minReceivers,
     allowedNames,

@@ -19,6 +19,15 @@ import { bindSocket, localAddresses, requireLocalAddress, resolveInterface } fro
 import { UsageError } from '../runtime/usage-error';
 import { runReceive } from '../receiver/run-receive';
 import { BIN, dbcast, tempDir } from './helpers/dbcast';
+import { prepareSource } from '../sender/source/prepare';
+import type { SourceTarget } from '../sender/source/preset';
+
+/** Run with PATH set to `p` (restored after, also on a throw). */
+async function withPath<T>(p: string, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.PATH;
+  process.env.PATH = p;
+  try { return await fn(); } finally { process.env.PATH = saved; }
+}
 
 const ROOT = path.join(__dirname, '..');
 const SOURCE_DIRS = ['runtime', 'src', 'sender', 'receiver'];
@@ -104,6 +113,7 @@ t.test('every place that builds a usage error, with bad input', async (t) => {
   t.notOk(localAddresses().includes(NOT_LOCAL), `${NOT_LOCAL} is not an address of this host`);
   const log = createLogger('receive', 'error');
   const pg = { restore: 'postgres', database: 'app' };
+  const src = { source: 'postgres', database: 'app' };
 
   const cases: Case[] = [
     // runtime/flag-values.ts
@@ -153,6 +163,18 @@ t.test('every place that builds a usage error, with bad input', async (t) => {
     { what: 'an unknown preset', key: 'restore', run: () => parseReceiveOptions({ restore: 'pg' }) },
     { what: 'a restore user with a space', key: 'restore-user', run: () => parseReceiveOptions({ ...pg, 'restore-user': 'a b' }) },
     { what: 'parallel jobs while receiving', key: 'jobs', run: () => parseReceiveOptions({ ...pg, 'restore-while-receiving': true, jobs: '4' }) },
+    // sender/source/ (--source presets)
+    { what: 'a dump argument that is no option', key: 'dump-arg', run: () => parseSendOptions({ ...src, 'dump-arg': 'x' }) },
+    { what: 'a dump argument choosing the output', key: 'dump-arg', run: () => parseSendOptions({ ...src, 'dump-arg': '--file=/tmp/x' }) },
+    { what: 'a source flag without --source', key: 'db-user', run: () => parseSendOptions({ 'db-user': 'u' }) },
+    { what: 'an unknown source preset', key: 'source', run: () => parseSendOptions({ source: 'oracle', database: 'app' }) },
+    { what: '--source with --command', key: 'source', run: () => parseSendOptions({ ...src, command: 'pg_dump app' }) },
+    { what: '--source without --database', key: 'database', run: () => parseSendOptions({ source: 'postgres' }) },
+    { what: 'a source database name with a semicolon', key: 'database', run: () => parseSendOptions({ source: 'postgres', database: 'a;b' }) },
+    { what: 'a source host that is an option', key: 'db-host', run: () => parseSendOptions({ ...src, 'db-host': '-x' }) },
+    { what: 'a source user with a space', key: 'db-user', run: () => parseSendOptions({ ...src, 'db-user': 'a b' }) },
+    { what: 'allow-replica-source not a boolean (config)', key: 'allow-replica-source', run: () => parseSendOptions({ ...src, 'allow-replica-source': 'yes' }) },
+    { what: 'no dump program on PATH', key: 'source', run: () => withPath('/nonexistent', () => prepareSource(parseSendOptions(src).source as SourceTarget, { log, job: 'j', reportFile: undefined })) },
   ];
   for (const c of cases) await expectUsageError(t, c);
 });

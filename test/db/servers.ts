@@ -188,3 +188,65 @@ export function startPgCluster(port: number, prefix = 'dbcast-pgc-'): PgCluster 
     stop,
   };
 }
+
+// --- Standbys (split-brain and source-preset tests) -------------------------------------
+
+export interface PgStandby extends Server {
+  /** pg_promote(): out of recovery, onto a new timeline (waits until it is). */
+  promote(): void;
+  dataDir: string;
+}
+
+/** psql against a server on socket directory `dir`. */
+function pgSql(dir: string, port: number): (db: string, sql: string) => string {
+  const env = { ...process.env, PGHOST: dir, PGPORT: String(port), PGUSER: 'postgres' };
+  return (db, sql) => {
+    const r = spawnSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', '-'], { input: sql, env, encoding: 'utf8', maxBuffer: 256 << 20 });
+    if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+    return r.stdout;
+  };
+}
+
+/**
+ * A streaming standby of `primary`, as an operator makes one: pg_basebackup -R (a copy with the
+ * primary's system identifier, streaming from it), started on its own socket directory.
+ * `settings`: extra `-c name=value` server settings (e.g. a long checkpoint_timeout).
+ */
+export function startPostgresStandby(primary: Server, settings: string[] = []): PgStandby {
+  const dir = scratch('dbcast-pgsb-', 'postgres');
+  const data = path.join(dir, 'data');
+  const [c1, a1] = asUser('postgres', findPgBin('pg_basebackup') as string, ['-h', primary.host, '-p', String(primary.port), '-U', primary.user, '-D', data, '-R', '-X', 'stream', '--checkpoint=fast']);
+  execFileSync(c1, a1, { stdio: 'ignore' });
+  const port = primary.port as number; // its own socket directory: the same port number does not collide
+  const opts = [`-k ${dir} -c listen_addresses= -p ${port} -c fsync=off -c max_connections=50`, ...settings.map((s) => `-c ${s}`)].join(' ');
+  const pgCtl = findPgBin('pg_ctl') as string;
+  const [c2, a2] = asUser('postgres', pgCtl, ['-D', data, '-o', opts, '-l', path.join(dir, 'log'), '-w', 'start']);
+  execFileSync(c2, a2, { stdio: 'ignore' });
+  let stopped = false;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    const [c3, a3] = asUser('postgres', pgCtl, ['-D', data, '-m', 'immediate', 'stop']);
+    spawnSync(c3, a3, { stdio: 'ignore' });
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', stop);
+  const sql = pgSql(dir, port);
+  return {
+    host: dir, port, user: 'postgres', dataDir: data, sql, stop,
+    promote() {
+      const out = sql('postgres', 'SELECT pg_promote(true, 60)').trim();
+      if (out !== 't') throw new Error(`pg_promote did not finish: ${out}`);
+    },
+  };
+}
+
+/** Wait until the standby has replayed everything the primary had written when this was called. */
+export async function pgCaughtUp(primary: Server, standby: Server, timeoutMs = 120_000): Promise<void> {
+  const lsn = primary.sql('postgres', 'SELECT pg_current_wal_lsn()').trim();
+  for (const endMs = Date.now() + timeoutMs; ;) {
+    if (standby.sql('postgres', `SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn`).trim() === 't') return;
+    if (Date.now() > endMs) throw new Error(`standby did not replay up to ${lsn} in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
