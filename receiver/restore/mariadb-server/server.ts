@@ -1,0 +1,81 @@
+// Is the server up, on which data directory, and what did it last log? The check connection
+// is the shared --db-host/--db-port/--db-user (or the client's defaults: ~/.my.cnf).
+import * as fs from 'fs';
+import * as path from 'path';
+import { myConnArgs } from '../mariadb/client';
+import type { DbConnection } from '../target';
+import { runTool } from '../tool';
+import type { MariadbServerSettings } from './options';
+
+const PROBE_TIMEOUT_MS = 15_000;
+const POLL_INTERVAL_MS = 500;
+const LOG_LINES = 8;
+
+export type Probe = { up: true; datadir: string; version: string } | { up: false; error: string };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class ServerCheck {
+  constructor(readonly clientBin: string, readonly conn: DbConnection) {}
+
+  get args(): string[] { return ['--batch', '--skip-column-names', '--connect-timeout=5', ...myConnArgs(this.conn)]; }
+
+  async probe(): Promise<Probe> {
+    const r = await runTool(this.clientBin, this.args, 'SELECT @@datadir, VERSION();', PROBE_TIMEOUT_MS);
+    if (r.code !== 0) return { up: false, error: r.stderr.trim() || `${this.clientBin} exited with status ${r.code}` };
+    const [datadir = '', version = ''] = r.stdout.trim().split('\t');
+    return { up: true, datadir: datadir.replace(/\/+$/, ''), version };
+  }
+
+  /** Statements through the client's stdin (so a password in them never shows in ps). */
+  async run(sql: string): Promise<string> {
+    const r = await runTool(this.clientBin, this.args, sql, PROBE_TIMEOUT_MS);
+    if (r.code !== 0) throw new Error(r.stderr.trim() || `${this.clientBin} exited with status ${r.code}`);
+    return r.stdout;
+  }
+
+  /** Polls until the server answers (or timeoutMs); the last probe. */
+  async waitUp(timeoutMs: number): Promise<Probe> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const p = await this.probe();
+      if (p.up || Date.now() >= end) return p;
+      await sleep(POLL_INTERVAL_MS);
+    }
+  }
+
+  /** Polls until the server no longer answers; false if it still does after timeoutMs. */
+  async waitDown(timeoutMs: number): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      if (!(await this.probe()).up) return true;
+      if (Date.now() >= end) return false;
+      await sleep(POLL_INTERVAL_MS);
+    }
+  }
+}
+
+/** The server's last words: --error-log, else the newest *.err in the data directory, else the
+ *  systemd unit's journal (the default commands), else ''. */
+export async function errorLogTail(s: MariadbServerSettings, dataDir = s.dataDir): Promise<string> {
+  let file = s.errorLog;
+  if (!file) {
+    try {
+      const errs = fs.readdirSync(dataDir).filter((n) => n.endsWith('.err')).map((n) => path.join(dataDir, n));
+      errs.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+      file = errs[0];
+    } catch { /* no data directory */ }
+  }
+  if (file) {
+    try { return lastLines(fs.readFileSync(file, 'utf8'), LOG_LINES); } catch (err) { return `(cannot read ${file}: ${(err as Error).message})`; }
+  }
+  if (s.unit) {
+    const r = await runTool('journalctl', ['-u', s.unit, '-n', String(LOG_LINES), '--no-pager', '-o', 'cat'], undefined, 10_000);
+    if (r.code === 0) return r.stdout.trim();
+  }
+  return '';
+}
+
+export function lastLines(text: string, n: number): string {
+  return text.split('\n').filter((l) => l.trim() !== '').slice(-n).join('\n');
+}

@@ -1,0 +1,116 @@
+// Stop the live server, put the prepared copy in place of its data directory (two renames in
+// one parent directory), start it, and wait until it answers from that directory. If it does
+// not: stop it, put the previous directory back, start and check that one. Every step is
+// logged; a failure names its step, and says whether the old server is back (kept-old) or not
+// (rollback-failed).
+import * as fs from 'fs';
+import type { Logger } from '../../../runtime/log';
+import { previousDir, stagingDir } from './datadir';
+import type { MariadbServerSettings } from './options';
+import { errorLogTail, type ServerCheck } from './server';
+import { describeShell, runShell } from './shell';
+
+export type SwapStep = 'stop' | 'move the live data directory aside' | 'move the copy into place' | 'start' | 'check';
+
+export type SwapResult =
+  | { ok: true; version: string }
+  | { ok: false; step: SwapStep; message: string; rolledBack: boolean };
+
+/** A step that failed, carrying what the report says about it. */
+class StepFailure extends Error { constructor(readonly step: SwapStep, message: string) { super(message); } }
+
+export class ServerSwap {
+  constructor(private readonly s: MariadbServerSettings, private readonly check: ServerCheck, private readonly log: Logger) {}
+
+  private get live(): string { return this.s.dataDir; }
+
+  async run(): Promise<SwapResult> {
+    const { live } = this;
+    const prev = previousDir(live);
+    const staged = stagingDir(live);
+    try {
+      await this.stop('stop');
+    } catch (err) {
+      const f = err as StepFailure;
+      return this.bringBackOld(f.step, f.message, false);
+    }
+    this.step(`moving ${live} to ${prev}`);
+    try { fs.renameSync(live, prev); } catch (err) {
+      return this.bringBackOld('move the live data directory aside', (err as Error).message, false);
+    }
+    this.step(`moving ${staged} to ${live}`);
+    try { fs.renameSync(staged, live); } catch (err) {
+      return this.bringBackOld('move the copy into place', (err as Error).message, true);
+    }
+    try {
+      const version = await this.startAndCheck();
+      return { ok: true, version };
+    } catch (err) {
+      const f = err as StepFailure;
+      const log = await errorLogTail(this.s);
+      const why = `${f.message}${log ? `; the server's last log lines: ${log.replace(/\n/g, ' | ')}` : ''}`;
+      this.log.error(`mariadb-server: step '${f.step}' failed: ${why}; rolling back`);
+      try { await this.stop('stop'); } catch (e) {
+        return { ok: false, step: f.step, rolledBack: false, message: `${why}; rollback: the new server could not be stopped (${(e as Error).message}); ${live} holds the new copy, the old one is in ${prev}` };
+      }
+      try {
+        this.step(`moving the copy that failed to ${staged}`);
+        fs.renameSync(live, staged);
+      } catch (e) {
+        return { ok: false, step: f.step, rolledBack: false, message: `${why}; rollback: cannot move ${live} aside (${(e as Error).message}); the old data directory is in ${prev}` };
+      }
+      return this.bringBackOld(f.step, why, true);
+    }
+  }
+
+  private step(what: string): void { this.log.info(`mariadb-server: ${what}`); }
+
+  /** Stop, and make sure nothing answers any more (moving a running server's files is fatal). */
+  private async stop(step: SwapStep): Promise<void> {
+    this.step(`stopping the server: ${this.s.stopCommand}`);
+    const r = await runShell(this.s.stopCommand, this.s.checkTimeoutMs);
+    if (r.code !== 0) {
+      // A server that was not running cannot be stopped; what counts is that it is down.
+      if ((await this.check.probe()).up) throw new StepFailure(step, `the stop command ${describeShell(r, this.s.checkTimeoutMs)}`);
+    }
+    if (!(await this.check.waitDown(this.s.checkTimeoutMs))) throw new StepFailure(step, `the server still answers ${this.s.checkTimeoutMs / 1000} s after the stop command`);
+  }
+
+  /** Start and wait until the server answers from the live data directory; its version. */
+  private async startAndCheck(): Promise<string> {
+    this.step(`starting the server: ${this.s.startCommand}`);
+    const r = await runShell(this.s.startCommand, this.s.checkTimeoutMs);
+    if (r.code !== 0) throw new StepFailure('start', `the start command ${describeShell(r, this.s.checkTimeoutMs)}`);
+    this.step(`waiting (at most ${this.s.checkTimeoutMs / 1000} s) for the server to answer`);
+    const p = await this.check.waitUp(this.s.checkTimeoutMs);
+    if (!p.up) throw new StepFailure('check', `the server did not answer within ${this.s.checkTimeoutMs / 1000} s: ${p.error}`);
+    const want = fs.realpathSync(this.live);
+    if (p.datadir !== want && p.datadir !== this.live) throw new StepFailure('check', `the server that answers runs on ${p.datadir}, not ${this.live}`);
+    this.step(`the server answers (MariaDB ${p.version}, data directory ${p.datadir})`);
+    return p.version;
+  }
+
+  /** The old data directory back in place (from .previous when `fromPrevious`), started, checked. */
+  private async bringBackOld(step: SwapStep, why: string, fromPrevious: boolean): Promise<SwapResult> {
+    const prev = previousDir(this.live);
+    if (fromPrevious) {
+      try {
+        this.step(`moving ${prev} back to ${this.live}`);
+        fs.renameSync(prev, this.live);
+      } catch (e) {
+        return { ok: false, step, rolledBack: false, message: `${why}; rollback: cannot move ${prev} back to ${this.live}: ${(e as Error).message}` };
+      }
+    }
+    if ((await this.check.probe()).up) {
+      // The stop step failed and the server kept running: nothing was moved.
+      return { ok: false, step, rolledBack: true, message: `${why}; the old server still runs, untouched` };
+    }
+    try {
+      await this.startAndCheck();
+    } catch (e) {
+      const log = await errorLogTail(this.s);
+      return { ok: false, step, rolledBack: false, message: `${why}; rollback: the old server did not come back (${(e as Error).message})${log ? `; its last log lines: ${log.replace(/\n/g, ' | ')}` : ''}` };
+    }
+    return { ok: false, step, rolledBack: true, message: `${why}; rolled back: the old data directory is in place again and the server answers` };
+  }
+}
