@@ -79,3 +79,11 @@ export async function errorLogTail(s: MariadbServerSettings, dataDir = s.dataDir
 export function lastLines(text: string, n: number): string {
   return text.split('\n').filter((l) => l.trim() !== '').slice(-n).join('\n');
 }
+
+/** The lines that say why, for a report that has little room: the last [ERROR] lines, else the
+ *  last lines; without their timestamps. */
+export function errorSummary(log: string, n = 2): string {
+  const lines = log.split('\n').map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d+\s+/, '').trim()).filter((l) => l !== '');
+  const errors = lines.filter((l) => /\[ERROR\]/.test(l));
+  return (errors.length > 0 ? errors : lines).slice(-n).join(' | ');
+}

@@ -46,7 +46,7 @@ export class MariadbServerSink implements Sink {
 
   constructor(private readonly r: MariadbServerReady, private readonly log: Logger) {
     const t = r.target;
-    this.label = `--restore mariadb-server ${t.dataDir}`;
+    this.label = '--restore mariadb-server'; // short: the report that reaches the sender has 255 bytes
     this.staged = stagingDir(t.dataDir);
     if (!t.whileReceiving) {
       try {
@@ -61,8 +61,8 @@ export class MariadbServerSink implements Sink {
   }
 
   private failureOf(step: string, message: string, exitCode = -1): SinkFailure {
-    const live = this.swapTried ? '' : `; ${this.r.target.dataDir} left as it was`;
-    return { kind: 'restore', label: this.label, message: `step '${step}' failed: ${message}${live}`, exitCode };
+    const live = this.swapTried ? '' : ` (${this.r.target.dataDir} left as it was)`;
+    return { kind: 'restore', label: this.label, message: `step '${step}' failed${live}: ${message}`, exitCode };
   }
 
   private fail(step: string, message: string, exitCode = -1): void {
@@ -195,24 +195,27 @@ export class MariadbServerSink implements Sink {
     const result = await new ServerSwap(t, check, this.log).run();
     if (!result.ok) {
       this.restoreOutcome = result.rolledBack ? RestoreOutcome.KeptOld : RestoreOutcome.RollbackFailed;
-      if (!result.rolledBack) this.log.error(`mariadb-server: ROLLBACK FAILED: ${result.message}`);
-      this.fail(result.step, result.message);
+      if (!result.rolledBack) this.log.error(`mariadb-server: ${result.state}`);
+      // The state first: the report that reaches the sender keeps only the first 255 bytes.
+      this.fail(result.step, `${result.state}: ${result.message}${result.log ? `; server log: ${result.log}` : ''}`);
       return;
     }
     this.restoreOutcome = RestoreOutcome.Swapped;
-    const parts = [`swapped in a backup of MariaDB ${info.server_version ?? '?'} taken ${info.end_time ?? '?'} at ${describePosition(position)}`,
-      `the old data directory is kept in ${previousDir(t.dataDir)}`];
+    // Most useful first: the report that reaches the sender keeps 255 bytes.
+    const version = /^[\d.]+/.exec(info.server_version ?? '')?.[0] ?? '?';
+    const parts = [`swapped in the copy at ${describePosition(position)} (MariaDB ${version}, taken ${info.end_time ?? '?'})`];
+    const kept = `old data directory kept as ${path.basename(previousDir(t.dataDir))}`;
     if (t.replica && position) {
       try {
         parts.push(await startReplica(check, t.replica, readReplicaPassword(t.replica.passwordFile), position.gtid, t.checkTimeoutMs, this.log));
       } catch (err) {
         // The copy is verified and serving; the replication is what failed: reported as a
         // failure of this receiver, without rolling back a good copy (README).
-        this.detail = parts.join('; ');
+        this.detail = [...parts, kept].join('; ');
         throw new StepError('replica', `${(err as Error).message} (the new copy is in place and answers)`);
       }
     }
-    this.detail = parts.join('; ');
+    this.detail = [...parts, kept].join('; ');
     this.done = true;
   }
 

@@ -7,14 +7,16 @@ import * as fs from 'fs';
 import type { Logger } from '../../../runtime/log';
 import { previousDir, stagingDir } from './datadir';
 import type { MariadbServerSettings } from './options';
-import { errorLogTail, type ServerCheck } from './server';
+import { errorLogTail, errorSummary, type ServerCheck } from './server';
 import { describeShell, runShell } from './shell';
 
 export type SwapStep = 'stop' | 'move the live data directory aside' | 'move the copy into place' | 'start' | 'check';
 
+/** Failed: `message` says what the step did, `state` what the server is left as (first, in
+ *  the report, which has little room), `log` the server's last error lines. */
 export type SwapResult =
   | { ok: true; version: string }
-  | { ok: false; step: SwapStep; message: string; rolledBack: boolean };
+  | { ok: false; step: SwapStep; message: string; rolledBack: boolean; state: string; log: string };
 
 /** A step that failed, carrying what the report says about it. */
 class StepFailure extends Error { constructor(readonly step: SwapStep, message: string) { super(message); } }
@@ -48,18 +50,19 @@ export class ServerSwap {
     } catch (err) {
       const f = err as StepFailure;
       const log = await errorLogTail(this.s);
-      const why = `${f.message}${log ? `; the server's last log lines: ${log.replace(/\n/g, ' | ')}` : ''}`;
-      this.log.error(`mariadb-server: step '${f.step}' failed: ${why}; rolling back`);
+      this.log.error(`mariadb-server: step '${f.step}' failed: ${f.message}${log ? `; the server's last log lines:\n${log}` : ''}`);
+      this.log.warn('mariadb-server: rolling back to the previous data directory');
+      const fail = (state: string): SwapResult => ({ ok: false, step: f.step, rolledBack: false, message: f.message, state, log: errorSummary(log) });
       try { await this.stop('stop'); } catch (e) {
-        return { ok: false, step: f.step, rolledBack: false, message: `${why}; rollback: the new server could not be stopped (${(e as Error).message}); ${live} holds the new copy, the old one is in ${prev}` };
+        return fail(`ROLLBACK FAILED: the new server could not be stopped (${(e as Error).message}); ${live} holds the new copy, the old one is in ${prev}`);
       }
       try {
         this.step(`moving the copy that failed to ${staged}`);
         fs.renameSync(live, staged);
       } catch (e) {
-        return { ok: false, step: f.step, rolledBack: false, message: `${why}; rollback: cannot move ${live} aside (${(e as Error).message}); the old data directory is in ${prev}` };
+        return fail(`ROLLBACK FAILED: cannot move ${live} aside (${(e as Error).message}); the old data directory is in ${prev}`);
       }
-      return this.bringBackOld(f.step, why, true);
+      return this.bringBackOld(f.step, f.message, true, errorSummary(log));
     }
   }
 
@@ -91,26 +94,28 @@ export class ServerSwap {
   }
 
   /** The old data directory back in place (from .previous when `fromPrevious`), started, checked. */
-  private async bringBackOld(step: SwapStep, why: string, fromPrevious: boolean): Promise<SwapResult> {
+  private async bringBackOld(step: SwapStep, message: string, fromPrevious: boolean, log = ''): Promise<SwapResult> {
     const prev = previousDir(this.live);
+    const result = (rolledBack: boolean, state: string, l = log): SwapResult => ({ ok: false, step, message, rolledBack, state, log: l });
     if (fromPrevious) {
       try {
         this.step(`moving ${prev} back to ${this.live}`);
         fs.renameSync(prev, this.live);
       } catch (e) {
-        return { ok: false, step, rolledBack: false, message: `${why}; rollback: cannot move ${prev} back to ${this.live}: ${(e as Error).message}` };
+        return result(false, `ROLLBACK FAILED: cannot move ${prev} back to ${this.live}: ${(e as Error).message}`);
       }
     }
     if ((await this.check.probe()).up) {
       // The stop step failed and the server kept running: nothing was moved.
-      return { ok: false, step, rolledBack: true, message: `${why}; the old server still runs, untouched` };
+      return result(true, 'the old server still runs, untouched');
     }
     try {
       await this.startAndCheck();
     } catch (e) {
-      const log = await errorLogTail(this.s);
-      return { ok: false, step, rolledBack: false, message: `${why}; rollback: the old server did not come back (${(e as Error).message})${log ? `; its last log lines: ${log.replace(/\n/g, ' | ')}` : ''}` };
+      const oldLog = await errorLogTail(this.s);
+      this.log.error(`mariadb-server: the old server did not come back: ${(e as Error).message}${oldLog ? `; its last log lines:\n${oldLog}` : ''}`);
+      return result(false, `ROLLBACK FAILED: the old server did not come back (${(e as Error).message})`, errorSummary(oldLog));
     }
-    return { ok: false, step, rolledBack: true, message: `${why}; rolled back: the old data directory is in place again and the server answers` };
+    return result(true, 'rolled back: the old data directory is in place again and answers');
   }
 }
