@@ -45,7 +45,7 @@ export async function startReplica(check: ServerCheck, r: ReplicaSettings, passw
   const end = Date.now() + timeoutMs;
   for (;;) {
     // \G output: one "field: value" per line (its tabular form escapes nothing we could split on).
-    const st = parseSlaveStatus(await check.run('SHOW SLAVE STATUS\\G'));
+    const st = parseSlaveStatus(await check.run('SHOW SLAVE STATUS\\G', true));
     const problem = replicationProblem(st);
     if (!problem) return `replicating from ${r.host}:${r.port} (GTID ${gtid})`;
     if (Date.now() >= end) throw new Error(`replication from ${r.host}:${r.port} not running after ${timeoutMs / 1000} s: ${problem}`);

@@ -18,18 +18,19 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class ServerCheck {
   constructor(readonly clientBin: string, readonly conn: DbConnection) {}
 
-  get args(): string[] { return ['--batch', '--skip-column-names', '--connect-timeout=5', ...myConnArgs(this.conn)]; }
+  private args(names = false): string[] { return ['--batch', ...(names ? [] : ['--skip-column-names']), '--connect-timeout=5', ...myConnArgs(this.conn)]; }
 
   async probe(): Promise<Probe> {
-    const r = await runTool(this.clientBin, this.args, 'SELECT @@datadir, VERSION();', PROBE_TIMEOUT_MS);
+    const r = await runTool(this.clientBin, this.args(), 'SELECT @@datadir, VERSION();', PROBE_TIMEOUT_MS);
     if (r.code !== 0) return { up: false, error: r.stderr.trim() || `${this.clientBin} exited with status ${r.code}` };
     const [datadir = '', version = ''] = r.stdout.trim().split('\t');
     return { up: true, datadir: datadir.replace(/\/+$/, ''), version };
   }
 
-  /** Statements through the client's stdin (so a password in them never shows in ps). */
-  async run(sql: string): Promise<string> {
-    const r = await runTool(this.clientBin, this.args, sql, PROBE_TIMEOUT_MS);
+  /** Statements through the client's stdin (so a password in them never shows in ps).
+   *  names: keep the column names (a \G result is "name: value" lines). */
+  async run(sql: string, names = false): Promise<string> {
+    const r = await runTool(this.clientBin, this.args(names), sql, PROBE_TIMEOUT_MS);
     if (r.code !== 0) throw new Error(r.stderr.trim() || `${this.clientBin} exited with status ${r.code}`);
     return r.stdout;
   }

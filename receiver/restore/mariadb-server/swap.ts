@@ -83,7 +83,11 @@ export class ServerSwap {
   private async startAndCheck(): Promise<string> {
     this.step(`starting the server: ${this.s.startCommand}`);
     const r = await runShell(this.s.startCommand, this.s.checkTimeoutMs);
-    if (r.code !== 0) throw new StepFailure('start', `the start command ${describeShell(r, this.s.checkTimeoutMs)}`);
+    if (r.code !== 0) {
+      // Its output goes to our log; the report gets the server's own error lines instead.
+      this.log.error(`mariadb-server: the start command ${describeShell(r, this.s.checkTimeoutMs)}`);
+      throw new StepFailure('start', `the start command ${describeShell({ ...r, output: '' }, this.s.checkTimeoutMs)}`);
+    }
     this.step(`waiting (at most ${this.s.checkTimeoutMs / 1000} s) for the server to answer`);
     const p = await this.check.waitUp(this.s.checkTimeoutMs);
     if (!p.up) throw new StepFailure('check', `the server did not answer within ${this.s.checkTimeoutMs / 1000} s: ${p.error}`);
@@ -116,6 +120,6 @@ export class ServerSwap {
       this.log.error(`mariadb-server: the old server did not come back: ${(e as Error).message}${oldLog ? `; its last log lines:\n${oldLog}` : ''}`);
       return result(false, `ROLLBACK FAILED: the old server did not come back (${(e as Error).message})`, errorSummary(oldLog));
     }
-    return result(true, 'rolled back: the old data directory is in place again and answers');
+    return result(true, 'rolled back, the old server answers');
   }
 }
