@@ -40,7 +40,7 @@ function run(): void {
   const receive = (port: number, job: string, my: MariadbInstance, extra: string[] = []) =>
     dbcast(['receive', ...GROUP, '--port', String(port), '--job', job, '--name', path.basename(my.dir), '--idle-timeout-sec', '5',
       '--restore', 'mariadb-server', '--data-dir', my.data, '--db-host', my.host, '--db-user', 'root',
-      '--stop-command', my.stopCommand, '--start-command', my.startCommand, '--error-log', my.errLog,
+      '--stop-command', my.stopCommand, '--start-command', my.startCommand, '--server-log', my.errLog,
       '--check-timeout-sec', '90', '--spool-dir', dir, ...extra], { timeoutMs: 600_000 });
   const send = (port: number, job: string, n: number, args: string[]) =>
     dbcast(['send', ...GROUP, '--port', String(port), '--job', job, '--min-receivers', String(n), '--max-wait-sec', '60', ...args], { timeoutMs: 600_000 }).done;

@@ -23,7 +23,7 @@ export interface MariadbServerSettings {
   /** How long the server has to stop, and to answer the check query after a start. */
   checkTimeoutMs: number;
   /** The server's error log, quoted when it does not start; unset: <datadir>/*.err or the unit's journal. */
-  errorLog?: string;
+  serverLog?: string;
   /** systemd unit the default commands drive (for its journal), when they are the defaults. */
   unit?: string;
   replica?: ReplicaSettings;
@@ -38,7 +38,7 @@ export const MARIADB_SERVER_FLAGS = {
   'stop-command': { type: 'string', describe: '--restore mariadb-server/postgres-cluster: command (sh) that stops the live server and returns once it is down [the preset\'s default, e.g. systemctl stop mariadb]' },
   'start-command': { type: 'string', describe: '--restore mariadb-server/postgres-cluster: command (sh) that starts the server on the data directory [the preset\'s default, e.g. systemctl start mariadb]' },
   'check-timeout-sec': { type: 'string', describe: `--restore mariadb-server/postgres-cluster: seconds the server has to stop, and to answer a check query once started, before it counts as failed [${DEFAULT_CHECK_TIMEOUT_SEC}]` },
-  'error-log': { type: 'string', describe: '--restore mariadb-server: the server\'s error log, quoted in the report when it does not start [DIR/*.err, else the systemd unit\'s journal]' },
+  'server-log': { type: 'string', describe: '--restore mariadb-server/postgres-cluster: the server\'s log file, whose last error lines go in the report when it does not come up [the preset\'s default: MariaDB DIR/*.err, else the systemd unit\'s journal]' },
   'as-replica': { type: 'boolean', describe: '--restore mariadb-server: after the swap, replicate from --primary-host from the backup\'s GTID (CHANGE MASTER ... MASTER_USE_GTID=slave_pos)' },
   'primary-host': { type: 'string', describe: '--restore mariadb-server --as-replica: the primary\'s host name or address' },
   'primary-port': { type: 'string', describe: '--restore mariadb-server --as-replica: the primary\'s port [3306]' },
@@ -78,8 +78,8 @@ export function mariadbServerSettings(raw: FlagValues, shared: RestoreTarget): M
     checkTimeoutMs: num(raw, 'check-timeout-sec', DEFAULT_CHECK_TIMEOUT_SEC, 1, MAX_CHECK_TIMEOUT_SEC, true) * 1000,
   };
   if (stopCommand === undefined && startCommand === undefined) s.unit = unit;
-  const errorLog = text(raw, 'error-log', undefined, 4096);
-  if (errorLog !== undefined) s.errorLog = errorLog;
+  const serverLog = text(raw, 'server-log', undefined, 4096);
+  if (serverLog !== undefined) s.serverLog = serverLog;
   if (raw['as-replica'] === true) {
     const host = text(raw, 'primary-host', undefined, 255);
     if (host === undefined || !/^[A-Za-z0-9_.:-]+$/.test(host)) throw new UsageError('primary-host', 'the primary\'s host name or address (needed with --as-replica)', host);

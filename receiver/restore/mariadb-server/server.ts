@@ -56,10 +56,10 @@ export class ServerCheck {
   }
 }
 
-/** The server's last words: --error-log, else the newest *.err in the data directory, else the
+/** The server's last words: --server-log, else the newest *.err in the data directory, else the
  *  systemd unit's journal (the default commands), else ''. */
-export async function errorLogTail(s: MariadbServerSettings, dataDir = s.dataDir): Promise<string> {
-  let file = s.errorLog;
+export async function serverLogTail(s: MariadbServerSettings, dataDir = s.dataDir): Promise<string> {
+  let file = s.serverLog;
   if (!file) {
     try {
       const errs = fs.readdirSync(dataDir).filter((n) => n.endsWith('.err')).map((n) => path.join(dataDir, n));

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import type { Logger } from '../../../runtime/log';
 import { previousDir, stagingDir } from './datadir';
 import type { MariadbServerSettings } from './options';
-import { errorLogTail, errorSummary, type ServerCheck } from './server';
+import { serverLogTail, errorSummary, type ServerCheck } from './server';
 import { describeShell, runShell } from './shell';
 
 export type SwapStep = 'stop' | 'move the live data directory aside' | 'move the copy into place' | 'start' | 'check';
@@ -49,7 +49,7 @@ export class ServerSwap {
       return { ok: true, version };
     } catch (err) {
       const f = err as StepFailure;
-      const log = await errorLogTail(this.s);
+      const log = await serverLogTail(this.s);
       this.log.error(`mariadb-server: step '${f.step}' failed: ${f.message}${log ? `; the server's last log lines:\n${log}` : ''}`);
       this.log.warn('mariadb-server: rolling back to the previous data directory');
       const fail = (state: string): SwapResult => ({ ok: false, step: f.step, rolledBack: false, message: f.message, state, log: errorSummary(log) });
@@ -116,7 +116,7 @@ export class ServerSwap {
     try {
       await this.startAndCheck();
     } catch (e) {
-      const oldLog = await errorLogTail(this.s);
+      const oldLog = await serverLogTail(this.s);
       this.log.error(`mariadb-server: the old server did not come back: ${(e as Error).message}${oldLog ? `; its last log lines:\n${oldLog}` : ''}`);
       return result(false, `ROLLBACK FAILED: the old server did not come back (${(e as Error).message})`, errorSummary(oldLog));
     }
