@@ -70,7 +70,8 @@ function run(): void {
     const pw = path.join(dir, 'repl.pw');
     fs.writeFileSync(pw, 'repl-secret\n', { mode: 0o600 });
     const receivers = [
-      receive(9870, 'mbk', rx[0]),
+      // One extracts as the stream arrives, the other spools and extracts once verified (the default).
+      receive(9870, 'mbk', rx[0], ['--restore-while-receiving']),
       receive(9870, 'mbk', rx[1], ['--as-replica', '--primary-host', '127.0.0.1', '--primary-port', String(primary.port), '--primary-user', 'repl', '--primary-password-file', pw]),
     ];
     await listening(receivers);
@@ -146,6 +147,25 @@ function run(): void {
     t.match(rep.receivers[0].detail, /rolled back/, 'and says it rolled back');
     oldServerIntact(t, rx[0], withLocal);
     t.notOk(fs.existsSync(`${rx[0].data}.previous`) && fs.existsSync(path.join(`${rx[0].data}.previous`, 'app', 'old_marker.frm')), 'the previous copy is back in place, not beside it');
+  });
+
+  t.test('neither the copy nor the old server starts: rollback-failed, exit 11, the old data directory back in place', async (t) => {
+    const before = fingerprint(rx[1]);
+    rx[1].sql('', 'STOP SLAVE; RESET SLAVE ALL');
+    const r = receive(9875, 'nostart2', rx[1], ['--start-command', 'echo "refusing to start" >&2; exit 1']);
+    await listening([r]);
+    const s = await send(9875, 'nostart2', 1, ['--command', backupCommand(primary, dir), '--report', path.join(dir, 'r6.json')]);
+    const res = await r.done;
+    t.equal(s.code, 4, 'sender exit 4', { stderr: s.stderr });
+    t.equal(res.code, 11, 'receiver exit 11 (rollback failed)', { stderr: res.stderr });
+    const rep = report(path.join(dir, 'r6.json'));
+    t.equal(rep.receivers[0].restore, 'rollback-failed');
+    t.match(rep.receivers[0].detail, /step 'start' failed: ROLLBACK FAILED: the old server did not come back/);
+    t.match(res.stderr, /refusing to start/, 'the start command\'s output is in the receiver\'s log');
+    // The operator's fix: start it by hand; the old data is there.
+    const started = spawnSync('/bin/sh', ['-c', rx[1].startCommand], { encoding: 'utf8' });
+    t.equal(started.status, 0, 'the old server starts by hand', { stderr: started.stderr });
+    oldServerIntact(t, rx[1], before);
   });
 
   t.test('preflight: a directory that is not a MariaDB data directory is refused before joining', async (t) => {

@@ -232,7 +232,7 @@ export class MariadbServerSink implements Sink {
 
   async abort(): Promise<void> {
     if (this.done) return;
-    this.fail('extract', 'the stream was not verified');
+    this.fail('receive', 'the stream was not verified (cut, aborted or its SHA-256 did not match)');
     await this.cleanup();
   }
 }
