@@ -37,10 +37,10 @@ function run(): void {
   let primaryPrint = '';
   let dir = '';
 
-  const receive = (port: number, job: string, my: MariadbInstance, extra: string[] = []) =>
+  const receive = (port: number, job: string, my: MariadbInstance, extra: string[] = [], startCommand = my.startCommand) =>
     dbcast(['receive', ...GROUP, '--port', String(port), '--job', job, '--name', path.basename(my.dir), '--idle-timeout-sec', '5',
       '--restore', 'mariadb-server', '--data-dir', my.data, '--db-host', my.host, '--db-user', 'root',
-      '--stop-command', my.stopCommand, '--start-command', my.startCommand, '--server-log', my.errLog,
+      '--stop-command', my.stopCommand, '--start-command', startCommand, '--server-log', my.errLog,
       '--check-timeout-sec', '90', '--spool-dir', dir, ...extra], { timeoutMs: 600_000 });
   const send = (port: number, job: string, n: number, args: string[]) =>
     dbcast(['send', ...GROUP, '--port', String(port), '--job', job, '--min-receivers', String(n), '--max-wait-sec', '60', ...args], { timeoutMs: 600_000 }).done;
@@ -152,7 +152,7 @@ function run(): void {
   t.test('neither the copy nor the old server starts: rollback-failed, exit 11, the old data directory back in place', async (t) => {
     const before = fingerprint(rx[1]);
     rx[1].sql('', 'STOP SLAVE; RESET SLAVE ALL');
-    const r = receive(9875, 'nostart2', rx[1], ['--start-command', 'echo "refusing to start" >&2; exit 1']);
+    const r = receive(9875, 'nostart2', rx[1], [], 'echo "refusing to start" >&2; exit 1');
     await listening([r]);
     const s = await send(9875, 'nostart2', 1, ['--command', backupCommand(primary, dir), '--report', path.join(dir, 'r6.json')]);
     const res = await r.done;
