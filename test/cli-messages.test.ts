@@ -153,6 +153,14 @@ t.test('every place that builds a usage error, with bad input', async (t) => {
     { what: 'an unknown preset', key: 'restore', run: () => parseReceiveOptions({ restore: 'pg' }) },
     { what: 'a restore user with a space', key: 'restore-user', run: () => parseReceiveOptions({ ...pg, 'restore-user': 'a b' }) },
     { what: 'parallel jobs while receiving', key: 'jobs', run: () => parseReceiveOptions({ ...pg, 'restore-while-receiving': true, jobs: '4' }) },
+    // receiver/restore/mariadb-server/
+    { what: 'a server restore without --data-dir', key: 'data-dir', run: () => parseReceiveOptions({ restore: 'mariadb-server' }) },
+    { what: 'a relative --data-dir', key: 'data-dir', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': 'var/lib/mysql' }) },
+    { what: 'a spool inside the data directory', key: 'spool-dir', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'spool-dir': '/var/lib/mysql/tmp' }) },
+    { what: '--as-replica without a primary', key: 'primary-host', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true }) },
+    { what: '--as-replica without a user', key: 'primary-user', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true, 'primary-host': 'db1' }) },
+    { what: '--as-replica without a password file', key: 'primary-password-file', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true, 'primary-host': 'db1', 'primary-user': 'r' }) },
+    { what: 'a primary without --as-replica', key: 'primary-port', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'primary-port': '3307' }) },
   ];
   for (const c of cases) await expectUsageError(t, c);
 });
