@@ -2,6 +2,7 @@
 // backup info, versions), the default commands, the data directory checks, the flags, the
 // replication statements and status, and the error lines a report quotes.
 import t from 'tap';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
@@ -10,7 +11,7 @@ import {
 import { dataDirPathProblem, notMariadbDatadir, previousDir, stagingDir, treeBytes } from '../receiver/restore/mariadb-server/datadir';
 import { defaultStartCommand, defaultStopCommand, defaultUnit, readReplicaPassword } from '../receiver/restore/mariadb-server/options';
 import { parseSlaveStatus, replicaStatements, replicationProblem } from '../receiver/restore/mariadb-server/replica';
-import { errorSummary } from '../receiver/restore/mariadb-server/server';
+import { errorSummary, processesIn } from '../receiver/restore/mariadb-server/server';
 import { commandProblem, runShell } from '../receiver/restore/mariadb-server/shell';
 import { parseReceiveOptions } from '../src/options';
 import { tempDir } from './helpers/dbcast';
@@ -128,4 +129,13 @@ t.test('stop/start commands: done when they exit, even if a daemon keeps the pip
   t.equal(await commandProblem('sh -c true'), null);
   t.match(await commandProblem('/nonexistent/ctl start'), /not found/);
   t.match(await commandProblem('   '), /empty/);
+});
+
+t.test('a process running in the data directory is found without asking the server', async (t) => {
+  const dir = tempDir(t);
+  t.same(processesIn(dir), []);
+  const child = spawn('sleep', ['30'], { cwd: dir, stdio: 'ignore' });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  await new Promise((r) => child.once('spawn', r));
+  t.same(processesIn(dir), [child.pid]);
 });

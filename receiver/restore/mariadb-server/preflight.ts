@@ -10,7 +10,7 @@ import { runTool } from '../tool';
 import { mariabackupVersion, releaseSeries } from './backup-info';
 import { existingTreeBytes, freeBytes, gib, notMariadbDatadir, previousDir, stagingDir, treeBytes } from './datadir';
 import { readReplicaPassword, type MariadbServerSettings } from './options';
-import { ServerCheck } from './server';
+import { processesIn, ServerCheck } from './server';
 import { commandProblem } from './shell';
 
 export type MariadbServerTarget = RestoreTarget & MariadbServerSettings;
@@ -83,6 +83,8 @@ export async function mariadbServerPreflight(t: MariadbServerTarget): Promise<Pr
     liveVersion = p.version;
     if (releaseSeries(p.version) !== releaseSeries(toolVersion)) return { ok: false, reason: `the server here is MariaDB ${p.version}, mariabackup is ${toolVersion}: they must be the same release series` };
   } else {
+    const pids = processesIn(dir);
+    if (pids.length > 0) return { ok: false, reason: `a server runs in ${dir} (pid ${pids.join(', ')}) but does not answer the check query: ${p.error} (give --db-host/--db-user, or a [client] section in ~/.my.cnf)` };
     warnings.push(`the server does not answer the check query now (${p.error}); it must after the swap`);
   }
   const summary = `data directory ${dir} (${gib(liveBytes)}, MariaDB ${liveVersion ?? 'not running'}), mariabackup ${toolVersion}, ` +

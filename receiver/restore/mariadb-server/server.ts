@@ -88,3 +88,17 @@ export function errorSummary(log: string, n = 2): string {
   const errors = lines.filter((l) => /\[ERROR\]/.test(l));
   return (errors.length > 0 ? errors : lines).slice(-n).join(' | ');
 }
+
+/** Pids of processes whose working directory is `dir`: mariadbd runs in its data directory, so
+ *  this finds a server even when the check connection cannot reach it (wrong credentials, no
+ *  socket). Processes of other users are visible only to root (the usual receiver). */
+export function processesIn(dir: string): number[] {
+  let want: string;
+  try { want = fs.realpathSync(dir); } catch { return []; }
+  const pids: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try { if (fs.readlinkSync(`/proc/${name}/cwd`) === want) pids.push(Number(name)); } catch { /* gone, or not ours to see */ }
+  }
+  return pids;
+}

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import type { Logger } from '../../../runtime/log';
 import { previousDir, stagingDir } from './datadir';
 import type { MariadbServerSettings } from './options';
-import { serverLogTail, errorSummary, type ServerCheck } from './server';
+import { errorSummary, processesIn, serverLogTail, type ServerCheck } from './server';
 import { describeShell, runShell } from './shell';
 
 export type SwapStep = 'stop' | 'move the live data directory aside' | 'move the copy into place' | 'start' | 'check';
@@ -77,6 +77,13 @@ export class ServerSwap {
       if ((await this.check.probe()).up) throw new StepFailure(step, `the stop command ${describeShell(r, this.s.checkTimeoutMs)}`);
     }
     if (!(await this.check.waitDown(this.s.checkTimeoutMs))) throw new StepFailure(step, `the server still answers ${this.s.checkTimeoutMs / 1000} s after the stop command`);
+    // Not answering is not proof (a check login can fail on a running server): nothing may
+    // still run in the data directory either.
+    const end = Date.now() + this.s.checkTimeoutMs;
+    for (let pids = processesIn(this.live); pids.length > 0; pids = processesIn(this.live)) {
+      if (Date.now() >= end) throw new StepFailure(step, `process ${pids.join(', ')} still runs in ${this.live} ${this.s.checkTimeoutMs / 1000} s after the stop command`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   /** Start and wait until the server answers from the live data directory; its version. */
