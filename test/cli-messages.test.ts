@@ -272,7 +272,7 @@ t.test('help: typed, grouped, with placeholders, defaults, examples; -h is --hel
   for (const group of ['Network:', 'Output:', 'Restore:', 'Security:', 'Examples:']) t.match(receive.stdout, `\n${group}\n`, `receive help has ${group}`);
   t.match(receive.stdout, /dbcast receive --group 239\.1\.2\.3 \| pg_restore -d app_dev/);
   t.match(receive.stdout, /--restore postgres --database app/);
-  t.match(receive.stdout, new RegExp(`--restore +PRESET: restore preset: ${PRESET_NAMES.join(' or ')}[^[]*\\[string\\] \\[choices: ${PRESET_NAMES.map((n) => `"${n}"`).join(', ')}\\]`));
+  t.match(receive.stdout, new RegExp(`--restore +PRESET: restore preset: ${PRESET_NAMES.join('\\s+or\\s+')}[^[]*\\[string\\]\\s+\\[choices: ${PRESET_NAMES.map((n) => `"${n}"`).join(',\\s+')}\\]`));
   t.match(receive.stdout, /--stdout\s[^\n]*\[boolean\]/);
   t.match(run(['-h']).stdout, /Commands:/, 'top-level -h');
 });
