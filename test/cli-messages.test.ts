@@ -17,6 +17,7 @@ import { readKeyFile } from '../runtime/key-file';
 import { createLogger } from '../runtime/log';
 import { bindSocket, localAddresses, requireLocalAddress, resolveInterface } from '../runtime/net';
 import { UsageError } from '../runtime/usage-error';
+import { PRESET_NAMES } from '../receiver/restore/presets';
 import { runReceive } from '../receiver/run-receive';
 import { BIN, dbcast, tempDir } from './helpers/dbcast';
 import { prepareSource } from '../sender/source/prepare';
@@ -175,6 +176,14 @@ t.test('every place that builds a usage error, with bad input', async (t) => {
     { what: 'a source user with a space', key: 'db-user', run: () => parseSendOptions({ ...src, 'db-user': 'a b' }) },
     { what: 'allow-replica-source not a boolean (config)', key: 'allow-replica-source', run: () => parseSendOptions({ ...src, 'allow-replica-source': 'yes' }) },
     { what: 'no dump program on PATH', key: 'source', run: () => withPath('/nonexistent', () => prepareSource(parseSendOptions(src).source as SourceTarget, { log, job: 'j', reportFile: undefined })) },
+    // receiver/restore/mariadb-server/
+    { what: 'a server restore without --data-dir', key: 'data-dir', run: () => parseReceiveOptions({ restore: 'mariadb-server' }) },
+    { what: 'a relative --data-dir', key: 'data-dir', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': 'var/lib/mysql' }) },
+    { what: 'a spool inside the data directory', key: 'spool-dir', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'spool-dir': '/var/lib/mysql/tmp' }) },
+    { what: '--as-replica without a primary', key: 'primary-host', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true }) },
+    { what: '--as-replica without a user', key: 'primary-user', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true, 'primary-host': 'db1' }) },
+    { what: '--as-replica without a password file', key: 'primary-password-file', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true, 'primary-host': 'db1', 'primary-user': 'r' }) },
+    { what: 'a primary without --as-replica', key: 'primary-port', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'primary-port': '3307' }) },
   ];
   for (const c of cases) await expectUsageError(t, c);
 });
@@ -205,7 +214,7 @@ t.test('through bin/dbcast: exit 2, one message naming the flag, no stack', asyn
     [['receive', '--jobs', '4'], /^dbcast receive: --jobs: used with --restore only, got "4"$/],
     [['receive', '--strip-replication', '--restore', 'postgres', '--database', 'app'], /^dbcast receive: --strip-replication: used with --restore mariadb only, got true$/],
     [['receive', '--restore', 'postgres'], /^dbcast receive: --database: expected a database name \(needed with --restore\), but it was not given$/],
-    [['receive', '--restore', 'pg'], /^dbcast receive: --restore: expected postgres or mariadb, got "pg"$/],
+    [['receive', '--restore', 'pg'], new RegExp(`^dbcast receive: --restore: expected ${PRESET_NAMES.join(' or ')}, got "pg"$`)],
     [['receive', '--keep', '3'], /^dbcast receive: --keep: used with --output DIR or an --output name template with \{timestamp\} only, got "3"$/],
     [['receive', '--output', '/tmp/{job}/x.dump'], /^dbcast receive: --output: expected a file, a directory, or a name template/],
     [['send', '--min-recievers', '3'], /^dbcast send: unknown flag --min-recievers; did you mean --min-receivers\?$/],
@@ -296,7 +305,7 @@ t.test('help: typed, grouped, with placeholders, defaults, examples; -h is --hel
   for (const group of ['Network:', 'Output:', 'Restore:', 'Security:', 'Examples:']) t.match(receive.stdout, `\n${group}\n`, `receive help has ${group}`);
   t.match(receive.stdout, /dbcast receive --group 239\.1\.2\.3 \| pg_restore -d app_dev/);
   t.match(receive.stdout, /--restore postgres --database app/);
-  t.match(receive.stdout, /--restore +PRESET: restore preset: postgres or mariadb[^[]*\[string\] \[choices: "postgres", "mariadb"\]/);
+  t.match(receive.stdout, new RegExp(`--restore +PRESET: restore preset: ${PRESET_NAMES.join('\\s+or\\s+')}[^[]*\\[string\\]\\s+\\[choices: ${PRESET_NAMES.map((n) => `"${n}"`).join(',\\s+')}\\]`));
   t.match(receive.stdout, /--stdout\s[^\n]*\[boolean\]/);
   t.match(run(['-h']).stdout, /Commands:/, 'top-level -h');
 });

@@ -5,11 +5,13 @@ import type { RestoreTarget } from './target';
 import { mariadb } from './mariadb';
 import { postgres } from './postgres';
 import { postgresCluster } from './postgres-cluster';
+import { mariadbServer } from './mariadb-server';
 
 export const PRESETS = [
   postgres,
   mariadb,
   postgresCluster,
+  mariadbServer,
 ] as const;
 
 export const PRESET_NAMES: readonly string[] = PRESETS.map((p) => p.name);

@@ -250,3 +250,71 @@ export async function pgCaughtUp(primary: Server, standby: Server, timeoutMs = 1
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** A MariaDB server controlled by its own commands, as an operator's service would be: the
+ *  start command is a script that runs mariadbd (as mysql) in the background and returns once
+ *  it answers, or 1 when it died; the stop command is mariadb-admin shutdown. Binary log on
+ *  (inside the data directory), TCP on 127.0.0.1:port (replication), socket in its directory. */
+export interface MariadbInstance extends Server {
+  dir: string;
+  data: string;
+  port: number;
+  errLog: string;
+  startCommand: string;
+  stopCommand: string;
+  /** The next start (only that one) passes mariadbd an unknown option, so it exits at once. */
+  failNextStart(): void;
+}
+
+export async function startMariadbInstance(o: { name: string; serverId: number; port: number }): Promise<MariadbInstance> {
+  const dir = scratch(`dbcast-${o.name}-`, 'mysql');
+  const data = path.join(dir, 'data');
+  const sock = path.join(dir, 'sock');
+  const errLog = path.join(dir, 'err.log');
+  const failMarker = path.join(dir, 'fail-next-start');
+  execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, ...(isRoot ? ['--user=mysql'] : []),
+    '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' });
+  const bin = fs.existsSync('/usr/sbin/mariadbd') ? '/usr/sbin/mariadbd' : 'mariadbd';
+  const script = path.join(dir, 'start.sh');
+  fs.writeFileSync(script, `#!/bin/sh
+extra=
+if [ -e ${failMarker} ]; then rm -f ${failMarker}; extra=--dbcast-test-no-such-option; fi
+${bin} --no-defaults --datadir=${data} --socket=${sock} --port=${o.port} --bind-address=127.0.0.1 \\
+  --server-id=${o.serverId} --log-bin=mariadb-bin --pid-file=${dir}/pid --log-error=${errLog} \\
+  --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=64M ${isRoot ? '--user=mysql' : ''} $extra </dev/null >/dev/null 2>&1 &
+pid=$!
+end=$(( $(date +%s) + ${MARIADB_START_TIMEOUT_MS / 1000} ))
+while [ "$(date +%s)" -lt "$end" ]; do
+  mariadb-admin --no-defaults --socket=${sock} -u root ping >/dev/null 2>&1 && exit 0
+  kill -0 "$pid" 2>/dev/null || { echo "mariadbd exited while starting (see ${errLog})" >&2; exit 1; }
+  sleep 0.1
+done
+echo "mariadbd not ready after ${MARIADB_START_TIMEOUT_MS / 1000} s" >&2
+exit 1
+`, { mode: 0o755 });
+  const stopCommand = `mariadb-admin --no-defaults --socket=${sock} -u root shutdown`;
+  const startCommand = script;
+  const r = spawnSync('/bin/sh', ['-c', startCommand], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${o.name}: mariadbd did not start: ${r.stderr}\n${fs.existsSync(errLog) ? fs.readFileSync(errLog, 'utf8') : ''}`);
+  const client = (db: string, sql: string) => spawnSync('mariadb', ['--no-defaults', `--socket=${sock}`, '-u', 'root', '--batch', '--skip-column-names', ...(db ? [db] : [])],
+    { input: sql, encoding: 'utf8', maxBuffer: 256 << 20 });
+  let stopped = false;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    spawnSync('/bin/sh', ['-c', stopCommand], { stdio: 'ignore' });
+    try { process.kill(Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8').trim()), 'SIGKILL'); } catch { /* already gone */ }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', stop);
+  return {
+    host: sock, user: 'root', dir, data, port: o.port, errLog, startCommand, stopCommand,
+    failNextStart: () => fs.writeFileSync(failMarker, ''),
+    sql(db, sql) {
+      const q = client(db, sql);
+      if (q.status !== 0) throw new Error(`mariadb (${o.name}): ${q.stderr}`);
+      return q.stdout;
+    },
+    stop,
+  };
+}
