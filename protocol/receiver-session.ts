@@ -489,7 +489,7 @@ export class ReceiverSession {
   }
 
   /** Something local made this receiver give up (all sinks failed, out of disk, interrupted). */
-  handleLocalFailure(status: DoneStatus.SinkFailed | DoneStatus.LocalError | DoneStatus.PreflightFailed, detail: string, sinkExitCode: number, nowMs: number, restoreOutcome = RestoreOutcome.None): void {
+  handleLocalFailure(status: DoneStatus.SinkFailed | DoneStatus.LocalError | DoneStatus.PreflightFailed | DoneStatus.HashMismatch, detail: string, sinkExitCode: number, nowMs: number, restoreOutcome = RestoreOutcome.None): void {
     this.sinkExitCode = sinkExitCode;
     this.restoreOutcome = restoreOutcome;
     if (this.sessionId === null) { this.finish({ code: REPORTED_OUTCOME[status], message: detail }); return; }

@@ -19,4 +19,6 @@ export interface ReceiveOptions extends CommonOptions {
   maxWindowBytes: number;
   maxClockSkewMs: number;
   seenSessionsFile: string | undefined;
+  /** --store: what --output keeps of a compressed stream (plain = decompressed). */
+  store: 'plain' | 'compressed';
 }

@@ -13,6 +13,8 @@ import type { SendOptions } from './send-options';
 import { formatSenderReport, writeJsonFile } from '../runtime/report';
 import { UsageError } from '../runtime/usage-error';
 import { commandInput, stdinInput, type InputSource } from './input';
+import { compressedInput } from './compress';
+import { encodeStreamInfo } from '../runtime/stream-info';
 
 /** Packets sent per turn of the event loop: sends complete synchronously, so yield often. */
 const SEND_BATCH = 64;
@@ -87,13 +89,15 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
     minWaitMs: opts.minWaitMs, maxWaitMs: opts.maxWaitMs, maxRateBitsPerSec: opts.maxRateBitsPerSec,
     dropAfterMs: opts.dropAfterMs, idleTimeoutMs: opts.idleTimeoutMs, allowedNames: opts.allowedNames,
     cookieSecret: randomBytes(32),
+    announceInfo: encodeStreamInfo(opts.compress ? { compression: opts.compress.codec } : {}),
     ...(opts.receiverNetworks ? { acceptEndpoint: (e: { address: string }) => inNetworks(e.address, opts.receiverNetworks as Network[]) } : {}),
   }, nowMs());
   log.info(`announcing job '${opts.job}' on ${opts.group}:${opts.port}, waiting for ${opts.minReceivers} receiver(s)`);
 
-  const input: InputSource = opts.command
+  const dump: InputSource = opts.command
     ? commandInput(opts.command, (chunk) => process.stderr.write(chunk))
     : stdinInput();
+  const input = opts.compress ? compressedInput(dump, opts.compress) : dump;
   let inputSettled = false;
   void input.done.then((res) => {
     inputSettled = true;

@@ -1,6 +1,7 @@
 // What `dbcast send` runs with, as validated from its flags (src/options.ts).
 import type { CommonOptions } from '../runtime/common-options';
 import type { Network } from '../runtime/net';
+import type { CompressSpec } from './compress';
 
 export interface SendOptions extends CommonOptions {
   /** --receivers: only these names may join. */
@@ -18,4 +19,6 @@ export interface SendOptions extends CommonOptions {
   reportFile: string | undefined;
   /** Receivers may join only from these networks; null = from anywhere. */
   receiverNetworks: Network[] | null;
+  /** --compress zstd[:LEVEL]; undefined = the dump as it is. */
+  compress: CompressSpec | undefined;
 }

@@ -52,6 +52,7 @@ export const SEND = {
   'receiver-networks': { type: 'string', group: 'Security', placeholder: 'CIDRS|any', describe: 'receivers may join only from these IPv4 networks (comma-separated)', defaultDescription: 'the networks of the outgoing interface' },
   'drop-after-sec': { type: 'number', group: 'Receivers', placeholder: 'SEC', describe: 'drop a receiver that stays over half a window behind the fastest this long; 0 = never', defaultDescription: '0' },
   report: { type: 'string', group: 'Output', placeholder: 'FILE', describe: 'also write the final report as JSON to this file' },
+  compress: { type: 'string', group: 'Input', placeholder: 'zstd[:LEVEL]|off', describe: 'compress the dump with zstd (all cores) before sending; receivers decompress it (text dumps gain, pg_dump -Fc does not)', defaultDescription: 'off' },
 } as const satisfies FlagTable;
 
 /** Help form of the restore presets' flags (their tables say only string or boolean). */
@@ -92,6 +93,7 @@ export const RECEIVE = {
   'max-clock-skew-sec': { type: 'number', group: 'Security', placeholder: 'SEC', describe: 'refuse a sender whose announce is further than this from our clock: a replay, or clocks out of sync', defaultDescription: '300' },
   'seen-sessions': { type: 'string', group: 'Security', placeholder: 'FILE', describe: 'file of session ids already received: refused if announced again; a verified session is added (the daemon sets one per job)' },
   'max-window-mib': { type: 'number', group: 'Transfer', placeholder: 'MIB', describe: 'refuse senders whose window needs more memory than this', defaultDescription: '1024' },
+  store: { type: 'string', group: 'Output', placeholder: 'plain|compressed', describe: '--output of a compressed stream: the dump as the sender\'s tool wrote it, or the zstd stream as sent (name + .zst, its own .sha256)', choices: ['plain', 'compressed'], defaultDescription: 'plain' },
 } as const satisfies FlagTable;
 
 /** yargs options for help: typed, grouped in GROUPS order, the placeholder before the text. */
