@@ -141,6 +141,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
       kick();
       return [];
     }
+    if ('plainBytes' in fanout && fanout.plainBytes > 0) log.info(`decompressed ${fanout.plainBytes} bytes into the sinks`);
     const successes = fanout.sinks.filter((s) => s.detail && !fanout.failed(s));
     for (const s of successes) log.info(`${s.label}: ${s.detail}`);
     for (const f of failures) log.error(`${f.label}: ${f.message}`);
