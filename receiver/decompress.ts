@@ -1,27 +1,33 @@
 // A compressed stream (ANNOUNCE info `compression: 'zstd'`) in front of the sinks. While the
-// stream arrives, `zstd -d` checks it (its frame checksum) and counts what it decompresses to,
-// and the compressed bytes are spooled; files that keep the stream as sent (--store compressed)
-// are written as usual. Once the session verified the SHA-256 of what was sent, the check must
-// also pass (zstd exited 0, the length the sender appended matched) before anything else
-// happens: then the spool is decompressed again into the sinks that take plain bytes (files,
-// restore presets, --pipe, stdout). A check that fails is a hash failure: every sink is
-// aborted, nothing gets a final name, no restore runs and --pipe/stdout got nothing.
-// Spooling the compressed bytes rather than the plain ones: the spool needs the compressed
-// size only, and decompressing twice costs little next to receiving.
+// stream arrives, `zstd -d` decompresses it into a spool file (0600) itself, checking its frame
+// checksums and saying how long the result is; files that keep the stream as sent (--store
+// compressed) are written as usual. Once the session verified the SHA-256 of what was sent, the
+// check must also pass (zstd exited 0, the length the sender appended matched) before anything
+// else happens: then the spool is fed to the sinks that take plain bytes (files, restore
+// presets, --pipe, stdout). A check that fails is a hash failure: every sink is aborted,
+// nothing gets a final name, no restore runs and --pipe/stdout got nothing.
+// The plain spool costs the dump's size on disk; in return no plain byte passes through this
+// process while receiving, and the dump is decompressed once.
 import { spawn, type ChildProcess } from 'child_process';
 import { createHash, type Hash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
 import { nowMs } from '../runtime/clock';
 import { OutputTail } from '../runtime/output-tail';
 import { killGroup } from '../runtime/process-group';
+import { createTempFile, PRIVATE_FILE_MODE } from '../runtime/safe-file';
 import { decodeZstdLength, ZSTD_LENGTH_FRAME_BYTES } from '../runtime/zstd-length';
-import { Spool } from './restore/spool';
 import { Fanout } from './sinks/fanout';
 import type { Sink, SinkFailure, Verified } from './sinks/sink';
 
 const STDERR_TAIL_BYTES = 2048;
+/** zstd -v's last line when decompressing: "/*stdin*\           : 20000000 bytes". */
+const ZSTD_DECODED = /: (\d+) bytes\s*$/;
 
-/** The check: `zstd -d` fed the stream as it arrives (its output counted, then dropped), and
- *  the spool of the compressed bytes when plain sinks need them later. */
+interface SpoolFile { path: string; fd: number }
+
+/** The check: `zstd -d` fed the stream as it arrives, writing the plain spool when plain
+ *  sinks need it (else `zstd -t`, testing only). */
 class ZstdCheck implements Sink {
   readonly label = 'zstd decompression check';
   plainBytes = 0;
@@ -34,10 +40,10 @@ class ZstdCheck implements Sink {
   private readonly stderr = new OutputTail(STDERR_TAIL_BYTES);
   private tail = Buffer.alloc(0);
   private ending = false;
+  private removed = false;
 
-  constructor(readonly spool: Spool | null, private readonly zstdProgram: string) {
-    this.child = spawn(zstdProgram, ['-q', '-d', '-c'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    this.child.stdout?.on('data', (c: Buffer) => { this.plainBytes += c.length; });
+  constructor(readonly spool: SpoolFile | null, private readonly zstdProgram: string) {
+    this.child = spawn(zstdProgram, spool ? ['-v', '-d', '-c'] : ['-v', '-t'], { stdio: ['pipe', spool ? spool.fd : 'ignore', 'pipe'], detached: true });
     this.child.stderr?.on('data', (c: Buffer) => this.stderr.push(c));
     this.child.stdin?.on('error', () => { /* zstd exited: its status says why */ });
     this.exited = new Promise((resolve) => {
@@ -45,7 +51,6 @@ class ZstdCheck implements Sink {
       this.child.once('close', (code, signal) => resolve({ code, signal }));
     });
     void this.exited.then((r) => { if (!this.ending) this.corrupt = this.describe(r); });
-    spool?.onError((m) => this.fail(m));
   }
 
   private describe(r: { code: number | null; signal: NodeJS.Signals | null; error?: string }): string | null {
@@ -66,22 +71,26 @@ class ZstdCheck implements Sink {
     this.tail = chunk.length >= ZSTD_LENGTH_FRAME_BYTES
       ? Buffer.from(chunk.subarray(chunk.length - ZSTD_LENGTH_FRAME_BYTES))
       : Buffer.concat([this.tail, chunk]).subarray(-ZSTD_LENGTH_FRAME_BYTES);
-    const a = this.child.stdin?.write(chunk) ?? true;
-    const b = this.spool ? this.spool.write(chunk) : true;
-    return a && b;
+    return this.child.stdin?.write(chunk) ?? true;
   }
-  onDrain(cb: () => void): void { this.child.stdin?.on('drain', cb); this.spool?.onDrain(cb); }
+  onDrain(cb: () => void): void { this.child.stdin?.on('drain', cb); }
   onFailure(cb: (f: SinkFailure) => void): void { this.failureCb = cb; }
 
-  /** After the SHA-256 matched: null when the stream decompressed whole to the announced
-   *  length, else why not (a hash failure). */
+  /** After the SHA-256 matched: corrupt = why the stream is not a whole zstd stream of the
+   *  announced length (a hash failure); failure = a local problem (the spool's disk). */
   async check(): Promise<{ corrupt: string | null; failure: SinkFailure | null }> {
     this.ending = true;
     this.child.stdin?.end();
     const exit = await this.exited;
-    const corrupt = this.corrupt ?? this.describe(exit) ?? this.lengthProblem();
+    let corrupt = this.corrupt ?? this.describe(exit) ?? this.lengthProblem();
+    if (corrupt !== null && /Write error|No space left/i.test(this.stderr.lines(3))) {
+      // The spool's disk, not the stream: a local failure.
+      this.fail(`decompressing into ${this.spool?.path ?? 'the spool'} failed: ${this.stderr.lines(2)}`);
+      corrupt = null;
+    }
     if (corrupt === null && this.spool && !this.failure) {
-      try { await this.spool.complete(); } catch (err) { this.fail(`spooling the compressed stream failed: ${(err as Error).message}`); }
+      const fd = this.spool.fd;
+      try { await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve()))); } catch (err) { this.fail(`the spool ${this.spool.path}: ${(err as Error).message}`); }
     }
     return { corrupt, failure: this.failure };
   }
@@ -89,6 +98,9 @@ class ZstdCheck implements Sink {
   private lengthProblem(): string | null {
     const announced = decodeZstdLength(this.tail);
     if (announced === null) return 'the compressed stream has no length frame at its end (cut short?)';
+    const m = ZSTD_DECODED.exec(this.stderr.lines(1));
+    if (!m) return `${this.zstdProgram} did not say how long the stream decompressed: ${this.stderr.lines(2)}`;
+    this.plainBytes = Number(m[1]);
     if (announced !== this.plainBytes) return `the compressed stream decompressed to ${this.plainBytes} bytes, the sender announced ${announced}`;
     return null;
   }
@@ -99,7 +111,11 @@ class ZstdCheck implements Sink {
     this.ending = true;
     killGroup(this.child, 'SIGTERM');
     await this.exited;
-    await this.spool?.remove();
+    if (this.spool && !this.removed) {
+      this.removed = true;
+      fs.closeSync(this.spool.fd);
+      await fs.promises.rm(this.spool.path, { force: true });
+    }
   }
 }
 
@@ -116,14 +132,14 @@ export class DecompressingFanout {
 
   /**
    * rawSinks keep the stream as sent; plainSinks get it decompressed, after the check.
-   * spoolDir: where the compressed stream waits for the plain sinks.
+   * spoolDir: where the decompressed stream waits for the plain sinks.
    */
   constructor(private readonly rawSinks: Sink[], private readonly plainSinks: Sink[], spoolDir: string, spoolName: string,
     onChange: () => void, private readonly zstdProgram = 'zstd') {
-    let spool: Spool | null = null;
+    let spool: SpoolFile | null = null;
     let spoolError: string | null = null;
     if (plainSinks.length > 0) {
-      try { spool = new Spool(spoolDir, spoolName); } catch (err) { spoolError = `cannot spool the compressed stream in ${spoolDir}: ${(err as Error).message}`; }
+      try { spool = createTempFile(path.join(spoolDir, spoolName), PRIVATE_FILE_MODE); } catch (err) { spoolError = `cannot spool the decompressed stream in ${spoolDir}: ${(err as Error).message}`; }
     }
     this.check = new ZstdCheck(spool, zstdProgram);
     this.raw = new Fanout([...rawSinks, this.check], onChange);
@@ -154,7 +170,7 @@ export class DecompressingFanout {
     if (this.plain && this.check.spool && !failure) {
       const r = await this.replay(this.check.spool.path, this.plain);
       if (r.problem !== null) {
-        // The spool decompressed once and not the second time: this host's disk, not the sender.
+        // Written and fsynced, then not read back whole: this host's disk, not the sender.
         await this.plain.abort();
         plainFailures = [{ kind: 'output', label: this.check.label, message: r.problem, exitCode: -1 }];
       } else {
@@ -172,28 +188,26 @@ export class DecompressingFanout {
     await Promise.all([this.raw.abort(), this.plain?.abort()]);
   }
 
-  /** The verified spool, decompressed into the plain sinks at the pace of the slowest. */
+  /** The verified spool into the plain sinks, at the pace of the slowest. */
   private replay(spoolPath: string, plain: Fanout): Promise<{ problem: string | null; bytes: number; sha256: string }> {
     const hash: Hash | null = this.plainSinks.some((s) => s.label.startsWith('--output')) ? createHash('sha256') : null;
-    const child = spawn(this.zstdProgram, ['-q', '-d', '-c', '--', spoolPath], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const stderr = new OutputTail(STDERR_TAIL_BYTES);
-    child.stderr.on('data', (c: Buffer) => stderr.push(c));
+    const file = fs.createReadStream(spoolPath, { highWaterMark: 1 << 20 });
     let bytes = 0;
-    this.onPlainReady = () => { if (plain.ready) child.stdout.resume(); };
-    child.stdout.on('data', (c: Buffer) => {
-      bytes += c.length;
-      hash?.update(c);
-      plain.write(c, nowMs());
+    this.onPlainReady = () => { if (plain.ready) file.resume(); };
+    file.on('data', (c: Buffer | string) => {
+      const b = c as Buffer;
+      bytes += b.length;
+      hash?.update(b);
+      plain.write(b, nowMs());
       plain.flush(nowMs());
-      if (!plain.ready) child.stdout.pause();
+      if (!plain.ready) file.pause();
     });
     return new Promise((resolve) => {
-      child.once('error', (err) => resolve({ problem: `could not run ${this.zstdProgram}: ${err.message}`, bytes, sha256: '' }));
-      child.once('close', (code, signal) => {
+      file.once('error', (err) => { this.onPlainReady = null; resolve({ problem: `reading the spool ${spoolPath} failed: ${err.message}`, bytes, sha256: '' }); });
+      file.once('end', () => {
         this.onPlainReady = null;
         const sha256 = hash ? hash.digest('hex') : '';
-        if (code !== 0) resolve({ problem: `decompressing the verified spool failed (zstd ${signal ?? `exit status ${code}`}: ${stderr.lines(2)})`, bytes, sha256 });
-        else if (bytes !== this.check.plainBytes) resolve({ problem: `the verified spool decompressed to ${bytes} bytes, first to ${this.check.plainBytes}`, bytes, sha256 });
+        if (bytes !== this.check.plainBytes) resolve({ problem: `the spool ${spoolPath} holds ${bytes} bytes, zstd wrote ${this.check.plainBytes}`, bytes, sha256 });
         else resolve({ problem: null, bytes, sha256 });
       });
     });

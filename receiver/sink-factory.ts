@@ -53,7 +53,7 @@ export function openStage(opts: ReceiveOptions, ctx: SinkContext, compression: C
   const keep = opts.store === 'compressed';
   const files = open(FILE_SINKS, opts, ctx, keep ? COMPRESSED_SUFFIX : '');
   const others = open(OTHER_SINKS, opts, ctx);
-  // The compressed stream waits where the restore spools, or in the temp directory.
+  // The decompressed stream waits where the restore spools, or in the temp directory.
   const spoolDir = opts.restore?.spoolDir ?? os.tmpdir();
-  return new DecompressingFanout(keep ? files : [], keep ? others : [...files, ...others], spoolDir, 'dbcast-stream.zst', onChange);
+  return new DecompressingFanout(keep ? files : [], keep ? others : [...files, ...others], spoolDir, 'dbcast-stream.spool', onChange);
 }

@@ -94,10 +94,10 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
   }, nowMs());
   log.info(`announcing job '${opts.job}' on ${opts.group}:${opts.port}, waiting for ${opts.minReceivers} receiver(s)`);
 
-  const dump: InputSource = opts.command
-    ? commandInput(opts.command, (chunk) => process.stderr.write(chunk))
+  const onStderr = (chunk: Buffer): void => { process.stderr.write(chunk); };
+  const input: InputSource = opts.compress ? compressedInput(opts.command, opts.compress, onStderr)
+    : opts.command ? commandInput(opts.command, onStderr)
     : stdinInput();
-  const input = opts.compress ? compressedInput(dump, opts.compress) : dump;
   let inputSettled = false;
   void input.done.then((res) => {
     inputSettled = true;
