@@ -574,7 +574,7 @@ export class ReceiverSession {
 
   /** Something local made this receiver give up (all sinks failed, out of disk, interrupted, the
    *  source guard refused the announced source). */
-  handleLocalFailure(status: DoneStatus.SinkFailed | DoneStatus.LocalError | DoneStatus.PreflightFailed | DoneStatus.SplitBrain | DoneStatus.StaleSource, detail: string, sinkExitCode: number, nowMs: number, restoreOutcome = RestoreOutcome.None): void {
+  handleLocalFailure(status: DoneStatus.SinkFailed | DoneStatus.LocalError | DoneStatus.PreflightFailed | DoneStatus.SplitBrain | DoneStatus.StaleSource | DoneStatus.HashMismatch, detail: string, sinkExitCode: number, nowMs: number, restoreOutcome = RestoreOutcome.None): void {
     this.sinkExitCode = sinkExitCode;
     this.restoreOutcome = restoreOutcome;
     if (this.sessionId === null) { this.finish({ code: REPORTED_OUTCOME[status], message: detail }); return; }

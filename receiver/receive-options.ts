@@ -25,4 +25,6 @@ export interface ReceiveOptions extends CommonOptions {
   acceptNewSource: boolean;
   /** The job restores dumps taken on a replica / read-only server (the sender must allow it too). */
   allowReplicaSource: boolean;
+  /** --store: what --output keeps of a compressed stream (plain = decompressed). */
+  store: 'plain' | 'compressed';
 }

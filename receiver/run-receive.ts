@@ -20,12 +20,11 @@ import { bindSocket, enlargeBuffers, requireLocalAddress } from '../runtime/net'
 import type { ReceiveOptions } from './receive-options';
 import { UsageError } from '../runtime/usage-error';
 import { preflightRestore, type ReadyRestore } from './restore/preflight';
-import { openSinks } from './sink-factory';
-import { Fanout } from './sinks/fanout';
+import { openStage, type SinkStage } from './sink-factory';
+import { decodeStreamInfo } from '../runtime/stream-info';
 import type { SinkFailure } from './sinks/sink';
 import { guardSource } from './source-guard';
 import { readSourceState, writeSourceState, EMPTY_SOURCE_STATE, type SourceState } from './source-state';
-import { decodeStreamInfo } from '../runtime/stream-info';
 import type { SourceIdentity } from '../runtime/source-identity';
 
 const SOCKET_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -121,10 +120,17 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   }, nowMs());
   log.info(`listening for job '${opts.job}' on ${opts.group}:${opts.port} as '${opts.name}'`);
 
-  let sinks = null as Fanout | null; // opened when the session is joined, so nothing is created for a refused run
-  const startSinks = (): Fanout => new Fanout(openSinks(opts, { log, now: new Date(), restore: readyRestore }), () => kick());
+  let sinks = null as SinkStage | null; // opened when the session is joined, so nothing is created for a refused run
+  const startSinks = (info: string): SinkStage | null => {
+    const si = decodeStreamInfo(info);
+    if (!si.ok) { session.handleLocalFailure(DoneStatus.LocalError, `the sender's stream info: ${si.reason}`, -1, nowMs()); return null; }
+    if (si.info.compression) log.info(`the stream is ${si.info.compression}-compressed: decompressed and checked before the sinks`);
+    return openStage(opts, { log, now: new Date(), restore: readyRestore }, si.info.compression, () => kick());
+  };
   let finalizing = null as Promise<SinkFailure[]> | null;
   let sinkFailureReported = false;
+  /** Why a compressed stream whose SHA-256 matched did not decompress (decompress.ts). */
+  let corruptStream = null as string | null;
 
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => { finish = resolve; });
@@ -137,8 +143,17 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   const restoreOutcome = (): RestoreOutcome => (sinks?.sinks.find((s) => s.restoreOutcome !== undefined)?.restoreOutcome ?? RestoreOutcome.None);
 
   const finalize = async (): Promise<SinkFailure[]> => {
-    const fanout = sinks as Fanout;
+    const fanout = sinks as SinkStage;
     const failures = await fanout.finish({ sha256: session.stats().sha256 ?? '', bytes: session.bytesDelivered });
+    if ('decompressFailure' in fanout && fanout.decompressFailure !== null) {
+      // Sent as it was hashed, but not a whole zstd stream of the announced length: a hash failure.
+      corruptStream = fanout.decompressFailure;
+      log.error(corruptStream);
+      session.handleLocalFailure(DoneStatus.HashMismatch, corruptStream, -1, nowMs(), restoreOutcome());
+      kick();
+      return [];
+    }
+    if ('plainBytes' in fanout && fanout.plainBytes > 0) log.info(`decompressed ${fanout.plainBytes} bytes into the sinks`);
     const successes = fanout.sinks.filter((s) => s.detail && !fanout.failed(s));
     for (const s of successes) log.info(`${s.label}: ${s.detail}`);
     for (const f of failures) log.error(`${f.label}: ${f.message}`);
@@ -193,7 +208,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
           sourceIdentity = verdict.identity;
           log.info(verdict.note);
           if (preflightFailure) session.handleLocalFailure(DoneStatus.PreflightFailed, preflightFailure, -1, now, opts.restore ? RestoreOutcome.KeptOld : RestoreOutcome.None);
-          else sinks ??= startSinks();
+          else sinks ??= startSinks(e.info);
           break;
         }
         case 'rival': log.error(`${e.reason}: nothing from either is delivered`); break;
@@ -236,7 +251,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   if (finalizing) {
     // The stream was verified: sinks complete on their own terms, whatever the sender does.
     const failures = await finalizing;
-    if (outcome.code === 'timeout' && failures.length === 0) {
+    if (outcome.code === 'timeout' && failures.length === 0 && corruptStream === null) {
       log.warn('the sender went silent after the stream was verified; the result could not be reported to it');
       outcome = { code: 'ok', message: 'stream verified (not confirmed by the sender)' };
     }

@@ -16,6 +16,7 @@ import { commandInput, stdinInput, type InputSource } from './input';
 import { encodeStreamInfo } from '../runtime/stream-info';
 import { prepareSource } from './source/prepare';
 import { listenForRivals, type RivalEar } from './rival-ear';
+import { compressedInput } from './compress';
 
 /** Packets sent per turn of the event loop: sends complete synchronously, so yield often. */
 const SEND_BATCH = 64;
@@ -94,13 +95,14 @@ export async function runSend(opts: SendOptions, log: Logger): Promise<number> {
     minWaitMs: opts.minWaitMs, maxWaitMs: opts.maxWaitMs, maxRateBitsPerSec: opts.maxRateBitsPerSec,
     dropAfterMs: opts.dropAfterMs, idleTimeoutMs: opts.idleTimeoutMs, allowedNames: opts.allowedNames,
     cookieSecret: randomBytes(32),
-    announceInfo: encodeStreamInfo({ ...(source ? { source: { ...source.identity } } : {}) }),
+    announceInfo: encodeStreamInfo({ ...(opts.compress ? { compression: opts.compress.codec } : {}), ...(source ? { source: { ...source.identity } } : {}) }),
     ...(opts.receiverNetworks ? { acceptEndpoint: (e: { address: string }) => inNetworks(e.address, opts.receiverNetworks as Network[]) } : {}),
   }, nowMs());
   log.info(`announcing job '${opts.job}' on ${opts.group}:${opts.port}, waiting for ${opts.minReceivers} receiver(s)`);
 
-  const rawInput: InputSource = command
-    ? commandInput(command, (chunk) => process.stderr.write(chunk))
+  const onStderr = (chunk: Buffer): void => { process.stderr.write(chunk); };
+  const rawInput: InputSource = opts.compress ? compressedInput(command, opts.compress, onStderr)
+    : command ? commandInput(command, onStderr)
     : stdinInput();
   const input = source ? source.confirmAfterDump(rawInput) : rawInput;
   let inputSettled = false;

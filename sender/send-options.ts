@@ -2,6 +2,7 @@
 import type { CommonOptions } from '../runtime/common-options';
 import type { Network } from '../runtime/net';
 import type { SourceTarget } from './source/preset';
+import type { CompressSpec } from './compress';
 
 export interface SendOptions extends CommonOptions {
   /** --receivers: only these names may join. */
@@ -21,4 +22,6 @@ export interface SendOptions extends CommonOptions {
   reportFile: string | undefined;
   /** Receivers may join only from these networks; null = from anywhere. */
   receiverNetworks: Network[] | null;
+  /** --compress zstd[:LEVEL]; undefined = the dump as it is. */
+  compress: CompressSpec | undefined;
 }

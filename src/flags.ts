@@ -54,6 +54,7 @@ export const SEND = {
   'drop-after-sec': { type: 'number', group: 'Receivers', placeholder: 'SEC', describe: 'drop a receiver that stays over half a window behind the fastest this long; 0 = never', defaultDescription: '0' },
   report: { type: 'string', group: 'Output', placeholder: 'FILE', describe: 'also write the final report as JSON to this file' },
   ...(Object.fromEntries(Object.entries(SOURCE_FLAGS).map(([k, v]) => [k, { ...v, group: 'Input' }])) as { readonly [K in keyof typeof SOURCE_FLAGS]: Flag }),
+  compress: { type: 'string', group: 'Input', placeholder: 'zstd[:LEVEL]|off', describe: 'compress the dump with zstd (all cores) before sending; receivers decompress it (text dumps gain, pg_dump -Fc does not)', defaultDescription: 'off' },
 } as const satisfies FlagTable;
 
 /** Help form of the restore presets' flags (their tables say only string or boolean). */
@@ -97,6 +98,7 @@ export const RECEIVE = {
   'source-state': { type: 'string', group: 'Security', placeholder: 'FILE', describe: 'split-brain guard: file of the source identity this job last accepted; a different source is refused (the daemon sets one per job)' },
   'accept-new-source': { type: 'boolean', group: 'Security', describe: 'accept a changed source identity this run (after a planned failover; see dbcast accept-source)' },
   'allow-replica-source': { type: 'boolean', group: 'Security', describe: 'restore dumps taken on a replica / read-only server (the sender must allow it too)' },
+  store: { type: 'string', group: 'Output', placeholder: 'plain|compressed', describe: '--output of a compressed stream: the dump as the sender\'s tool wrote it, or the zstd stream as sent (name + .zst, its own .sha256)', choices: ['plain', 'compressed'], defaultDescription: 'plain' },
 } as const satisfies FlagTable;
 
 /** yargs options for help: typed, grouped in GROUPS order, the placeholder before the text. */

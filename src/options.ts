@@ -16,6 +16,8 @@ import type { CommonOptions } from '../runtime/common-options';
 import type { ReceiveOptions } from '../receiver/receive-options';
 import type { SendOptions } from '../sender/send-options';
 import { parseSourceOptions } from '../sender/source/source-options';
+import type { CompressSpec } from '../sender/compress';
+import { ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL } from '../runtime/zstd-length';
 
 export type { CommonOptions, ReceiveOptions, SendOptions };
 
@@ -99,7 +101,18 @@ export function parseSendOptions(raw: Raw): SendOptions {
     dropAfterMs: num(raw, 'drop-after-sec', 0, 0, DAY_SEC, false) * 1000,
     reportFile: text(raw, 'report', undefined, 4096),
     receiverNetworks: receiverNetworks(raw, base.interfaceAddress, base.group),
+    compress: compressSpec(raw),
   };
+}
+
+/** --compress zstd[:LEVEL] | off. */
+function compressSpec(raw: Raw): CompressSpec | undefined {
+  const v = text(raw, 'compress', undefined, 32);
+  if (v === undefined || v === 'off') return undefined;
+  const m = /^zstd(?::(\d{1,2}))?$/.exec(v);
+  const level = m ? (m[1] === undefined ? ZSTD_DEFAULT_LEVEL : Number(m[1])) : NaN;
+  if (!(level >= 1 && level <= ZSTD_MAX_LEVEL)) throw new UsageError('compress', `zstd, zstd:LEVEL (LEVEL 1 to ${ZSTD_MAX_LEVEL}), or off`, v);
+  return { codec: 'zstd', level };
 }
 
 /** --receiver-networks: CIDRs, or any; by default the outgoing interface's own networks (none
@@ -180,5 +193,14 @@ export function parseReceiveOptions(raw: Raw): ReceiveOptions {
     sourceStateFile: text(raw, 'source-state', undefined, 4096),
     acceptNewSource: raw['accept-new-source'] === true,
     allowReplicaSource: raw['allow-replica-source'] === true,
+    store: storeMode(raw),
   };
+}
+
+/** --store plain|compressed: what --output keeps of a compressed stream. */
+function storeMode(raw: Raw): 'plain' | 'compressed' {
+  const v = text(raw, 'store', 'plain', 32);
+  if (v !== 'plain' && v !== 'compressed') throw new UsageError('store', 'plain or compressed', v);
+  if (raw.store !== undefined && raw.output === undefined) throw UsageError.onlyWith('store', '--output', raw.store);
+  return v;
 }

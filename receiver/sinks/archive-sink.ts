@@ -17,6 +17,8 @@ export interface ArchiveSpec {
 
 export const ARCHIVE_PLACEHOLDERS = ['timestamp', 'job', 'name'];
 export const DEFAULT_ARCHIVE_TEMPLATE = '{job}-{timestamp}.dump';
+/** Added to the name of a file that keeps a stream as sent, zstd-compressed (--store compressed). */
+export const COMPRESSED_SUFFIX = '.zst';
 
 /** 2026-11-23T01:48:42.123Z → 20261123T014842Z: sorts by time, safe in file names. */
 export function archiveTimestamp(d: Date): string {
@@ -27,19 +29,20 @@ function fill(template: string, vars: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (_, k: string) => vars[k]);
 }
 
-/** Names this template produced, for retention: only our own files are ever removed. */
+/** Names this template produced (stored compressed too: + .zst), for retention: only our own files are ever removed. */
 function pattern(template: string, vars: Record<string, string>): RegExp {
   const parts = template.split(/(\{\w+\})/).map((p) => {
     if (p === '{timestamp}') return '\\d{8}T\\d{6}Z';
     const m = /^\{(\w+)\}$/.exec(p);
     return (m ? vars[m[1]] : p).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   });
-  return new RegExp(`^${parts.join('')}$`);
+  return new RegExp(`^${parts.join('')}(?:${COMPRESSED_SUFFIX.replace('.', '\\.')})?$`);
 }
 
 export class ArchiveSink extends FileSink {
-  constructor(private readonly spec: ArchiveSpec, private readonly vars: { job: string; name: string }, now: Date) {
-    const name = fill(spec.template, { ...vars, timestamp: archiveTimestamp(now) });
+  /** suffix: COMPRESSED_SUFFIX when this archive keeps the compressed stream. */
+  constructor(private readonly spec: ArchiveSpec, private readonly vars: { job: string; name: string }, now: Date, suffix = '') {
+    const name = fill(spec.template, { ...vars, timestamp: archiveTimestamp(now) }) + suffix;
     // Options refuse such job and receiver names already; this keeps the file in spec.dir regardless.
     const refusal = isPlainFileName(name) ? null : `the archive name ${JSON.stringify(name)} is not a plain file name (it has / or NUL, or is . or ..)`;
     super(path.join(spec.dir, refusal ? '<refused name>' : name), true, refusal, 'archive');

@@ -9,7 +9,11 @@ import {
 
 const now = (): number => performance.timeOrigin + performance.now();
 
-export async function lyingSend(o: { group: string; port: number; job: string; minReceivers: number; input: Buffer }): Promise<SenderReport> {
+/**
+ * announceInfo: the ANNOUNCE info (e.g. a compressed stream's, for crafted compressed bytes).
+ * honestEnd: END says the true SHA-256 of `input` (the lie is then in the bytes themselves).
+ */
+export async function lyingSend(o: { group: string; port: number; job: string; minReceivers: number; input: Buffer; announceInfo?: string; honestEnd?: boolean }): Promise<SenderReport> {
   const sock = dgram.createSocket({ type: 'udp4' });
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
   sock.setMulticastInterface('127.0.0.1');
@@ -18,6 +22,7 @@ export async function lyingSend(o: { group: string; port: number; job: string; m
     ...SENDER_TIMING_DEFAULTS, sessionId: randomBytes(8).toString('hex'), job: o.job, payloadBytes: 1448,
     windowBytes: 8 << 20, minReceivers: o.minReceivers, maxWaitMinReceivers: o.minReceivers, minWaitMs: 0, maxWaitMs: 30_000,
     maxRateBitsPerSec: 200e6, dropAfterMs: 0, idleTimeoutMs: 5000, cookieSecret: randomBytes(32),
+    ...(o.announceInfo !== undefined ? { announceInfo: o.announceInfo } : {}),
   }, now());
   sock.on('message', (msg, rinfo) => session.handlePacket(msg, { address: rinfo.address, port: rinfo.port }, now()));
   let fed = 0;
@@ -32,7 +37,7 @@ export async function lyingSend(o: { group: string; port: number; job: string; m
     for (let t = session.pollTransmit(now()), n = 0; t && n < 64; t = session.pollTransmit(now()), n++) {
       let bytes = t.bytes;
       const p = decodePacket(bytes);
-      if (p.ok && p.packet.type === PacketType.End) {
+      if (p.ok && p.packet.type === PacketType.End && !o.honestEnd) {
         const sha256 = Buffer.from(p.packet.sha256); sha256[0] ^= 0xff;
         bytes = encodePacket({ ...p.packet, sha256 });
       }
