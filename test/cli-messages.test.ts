@@ -182,6 +182,15 @@ t.test('every place that builds a usage error, with bad input', async (t) => {
     // receiver/restore/mariadb-server/
     { what: 'a server restore without --data-dir', key: 'data-dir', run: () => parseReceiveOptions({ restore: 'mariadb-server' }) },
     { what: 'a relative --data-dir', key: 'data-dir', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': 'var/lib/mysql' }) },
+    // receiver/restore/postgres-cluster/
+    { what: 'a cluster restore with a relative --data-dir', key: 'data-dir', run: () => parseReceiveOptions({ restore: 'postgres-cluster', 'data-dir': 'pg/main' }) },
+    { what: 'a cluster restore without --data-dir', key: 'data-dir', run: () => parseReceiveOptions({ restore: 'postgres-cluster' }) },
+    { what: 'a primary slot without --as-standby', key: 'primary-slot-name', run: () => parseReceiveOptions({ restore: 'postgres-cluster', 'data-dir': '/var/lib/postgresql/15/main', 'primary-slot-name': 's1' }) },
+    { what: '--as-standby without a conninfo', key: 'primary-conninfo', run: () => parseReceiveOptions({ restore: 'postgres-cluster', 'data-dir': '/var/lib/postgresql/15/main', 'as-standby': true }) },
+    { what: 'a conninfo with a password', key: 'primary-conninfo', run: () => parseReceiveOptions({ restore: 'postgres-cluster', 'data-dir': '/var/lib/postgresql/15/main', 'as-standby': true, 'primary-conninfo': 'host=db1 password=x' }) },
+    { what: 'a slot name in capitals', key: 'primary-slot-name', run: () => parseReceiveOptions({ restore: 'postgres-cluster', 'data-dir': '/var/lib/postgresql/15/main', 'as-standby': true, 'primary-conninfo': 'host=db1', 'primary-slot-name': 'Slot' }) },
+    { what: 'a kept file with a slash', key: 'keep-file', run: () => parseReceiveOptions({ restore: 'postgres-cluster', 'data-dir': '/var/lib/postgresql/15/main', 'keep-file': 'conf/x' }) },
+    { what: 'a whole-server source with --database', key: 'database', run: () => parseSendOptions({ source: 'postgres-base', database: 'app' }) },
     { what: 'a spool inside the data directory', key: 'spool-dir', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'spool-dir': '/var/lib/mysql/tmp' }) },
     { what: '--as-replica without a primary', key: 'primary-host', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true }) },
     { what: '--as-replica without a user', key: 'primary-user', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true, 'primary-host': 'db1' }) },
