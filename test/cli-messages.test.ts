@@ -175,6 +175,7 @@ t.test('every place that builds a usage error, with bad input', async (t) => {
     { what: 'a source user with a space', key: 'db-user', run: () => parseSendOptions({ ...src, 'db-user': 'a b' }) },
     { what: 'allow-replica-source not a boolean (config)', key: 'allow-replica-source', run: () => parseSendOptions({ ...src, 'allow-replica-source': 'yes' }) },
     { what: 'no dump program on PATH', key: 'source', run: () => withPath('/nonexistent', () => prepareSource(parseSendOptions(src).source as SourceTarget, { log, job: 'j', reportFile: undefined })) },
+    { what: 'parallel MariaDB tables while receiving', key: 'jobs', run: () => parseReceiveOptions({ restore: 'mariadb', database: 'app', 'restore-while-receiving': true, jobs: '3' }) },
   ];
   for (const c of cases) await expectUsageError(t, c);
 });
