@@ -190,3 +190,9 @@ t.test('the dump\'s ends, read back from the spool or kept while streaming, are 
     t.equal(cap.text().replace('\n', ''), expected.replace('\n', ''), `stream, ${size} bytes`);
   }
 });
+
+t.test('the client\'s message keeps its ERROR line, not the statement it echoes', async (t) => {
+  const { clientMessage } = await import('../receiver/restore/mariadb/client');
+  t.equal(clientMessage("(1,'SKU-1','x'), | (2,'SKU-2','y') | -------------- | ERROR 1062 (23000) at line 9: Duplicate entry '2' for key 'PRIMARY'"), "ERROR 1062 (23000) at line 9: Duplicate entry '2' for key 'PRIMARY'");
+  t.equal(clientMessage('Killed'), 'Killed');
+});

@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import type { Logger } from '../../../runtime/log';
 import { LineFilter, type LineVerdict } from '../line-filter';
 import { describeExit, type StreamingTool } from '../tool';
+import { clientMessage } from './client';
 import { rangeBytes, type ByteRange, type DumpPlan } from './split';
 
 type Piece = Buffer | ByteRange;
@@ -91,7 +92,7 @@ export class ParallelImport {
       if (this.failure) { await tool.kill(); return; }
       for (const piece of filter.end()) tool.write(piece);
       const r = await tool.end();
-      if (r.code !== 0 && !this.failure) this.fail(what, `${tool.bin} ${describeExit(r)}: ${r.stderr}`, r.code ?? -1);
+      if (r.code !== 0 && !this.failure) this.fail(what, `${tool.bin} ${describeExit(r)}: ${clientMessage(r.stderr)}`, r.code ?? -1);
     } catch (err) {
       this.fail(what, (err as Error).message, -1);
       await tool.kill();

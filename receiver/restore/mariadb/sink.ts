@@ -12,7 +12,7 @@ import type { Logger } from '../../../runtime/log';
 import type { SinkFailure } from '../../sinks/sink';
 import { LineFilter } from '../line-filter';
 import { mariadbDumpJudge } from './dump-filter';
-import { MyClient, myConnArgs } from './client';
+import { clientMessage, MyClient, myConnArgs } from './client';
 import { describeCoordinates, parseCoordinates } from './coordinates';
 import { EndsCapture, readEnds } from './dump-ends';
 import { ParallelImport } from './parallel-import';
@@ -147,7 +147,7 @@ export class MariadbRestoreSink extends StagingSink<Target> {
   private async endClient(restore: StreamingTool): Promise<void> {
     for (const piece of this.filter.end()) restore.write(piece);
     const r = await restore.end();
-    if (r.code !== 0) this.fail(`${this.client.bin} ${describeExit(r)}: ${r.stderr}`, r.code ?? -1);
+    if (r.code !== 0) this.fail(`${this.client.bin} ${describeExit(r)}: ${clientMessage(r.stderr)}`, r.code ?? -1);
   }
 
   private noteCoordinates(text: string): void {
