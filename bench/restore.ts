@@ -172,7 +172,7 @@ async function mariadb(dir: string): Promise<string[]> {
     const dbcastImport: number[] = [];
     const rows = await measureWith('MariaDB', fs.statSync(file).size, MY_REPS, [
       { name: '`mariadb db <` the file (sequential, no dbcast)', run: async (i) => { fresh(`plain${i}`); return timed(`${client} plain${i} < ${file}`); } },
-...(mydumperFailed ? [] : [{ name: `\`myloader -t ${JOBS} -e\` from a \`mydumper -t ${JOBS} -r 500000\` export (no dbcast)`, run: async (i: number) => { fresh(`myl${i}`); return timed(`myloader -S ${my.host} -u root -B myl${i} -d ${mydumper} -t ${JOBS} -o -e -v 1`); } }]),
+      ...(mydumperFailed ? [] : [{ name: `\`myloader -t ${JOBS} -e\` from a \`mydumper -t ${JOBS} -r 500000\` export (no dbcast)`, run: async (i: number) => { fresh(`myl${i}`); return timed(`myloader -S ${my.host} -u root -B myl${i} -d ${mydumper} -t ${JOBS} -o -e -v 1`); } }]),
       ...(process.env.RESTORE_MY_ONE_CLIENT ? [{ name: 'dbcast `--restore mariadb --jobs 1` (staging + swap, one client)', run: () => viaDbcast(file, `--restore mariadb --db-host ${my.host} --db-user root --database seq --jobs 1 --spool-dir ${dir}`) }] : []),
       { name: `dbcast \`--restore mariadb --jobs ${JOBS}\` (spool, split, ${JOBS} tables at once, swap)`, run: async () => {
         const s = await viaDbcast(file, `--restore mariadb --db-host ${my.host} --db-user root --database par --jobs ${JOBS} --spool-dir ${dir}`);
