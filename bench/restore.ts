@@ -164,6 +164,8 @@ async function mariadb(dir: string): Promise<string[]> {
     } catch (err) { mydumperFailed = (err as Error).message.split('\n')[0]; }
     const fresh = (db: string): void => { my.sql('', `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db} CHARACTER SET utf8mb4`); };
     const client = `mariadb --no-defaults --socket=${my.host} -u root`;
+    // The spool refuses a directory others may write (the bench dir is 0777 for the postgres user).
+    const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbcast-restore-spool-'));
     const split = await splitDump(file);
     if (!split.ok) throw new Error(`the bench dump does not split: ${split.reason}`);
     const plan = split.plan;
@@ -173,9 +175,9 @@ async function mariadb(dir: string): Promise<string[]> {
     const rows = await measureWith('MariaDB', fs.statSync(file).size, MY_REPS, [
       { name: '`mariadb db <` the file (sequential, no dbcast)', run: async (i) => { fresh(`plain${i}`); return timed(`${client} plain${i} < ${file}`); } },
       ...(mydumperFailed ? [] : [{ name: `\`myloader -t ${JOBS} -e\` from a \`mydumper -t ${JOBS} -r 500000\` export (no dbcast)`, run: async (i: number) => { fresh(`myl${i}`); return timed(`myloader -S ${my.host} -u root -B myl${i} -d ${mydumper} -t ${JOBS} -o -e -v 1`); } }]),
-      ...(process.env.RESTORE_MY_ONE_CLIENT ? [{ name: 'dbcast `--restore mariadb --jobs 1` (staging + swap, one client)', run: () => viaDbcast(file, `--restore mariadb --db-host ${my.host} --db-user root --database seq --jobs 1 --spool-dir ${dir}`) }] : []),
+      ...(process.env.RESTORE_MY_ONE_CLIENT ? [{ name: 'dbcast `--restore mariadb --jobs 1` (staging + swap, one client)', run: () => viaDbcast(file, `--restore mariadb --db-host ${my.host} --db-user root --database seq --jobs 1 --spool-dir ${spoolDir}`) }] : []),
       { name: `dbcast \`--restore mariadb --jobs ${JOBS}\` (spool, split, ${JOBS} tables at once, swap)`, run: async () => {
-        const s = await viaDbcast(file, `--restore mariadb --db-host ${my.host} --db-user root --database par --jobs ${JOBS} --spool-dir ${dir}`);
+        const s = await viaDbcast(file, `--restore mariadb --db-host ${my.host} --db-user root --database par --jobs ${JOBS} --spool-dir ${spoolDir}`);
         if (lastImportSec !== null) dbcastImport.push(lastImportSec);
         return s;
       } },
