@@ -196,6 +196,7 @@ t.test('every place that builds a usage error, with bad input', async (t) => {
     { what: '--as-replica without a user', key: 'primary-user', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true, 'primary-host': 'db1' }) },
     { what: '--as-replica without a password file', key: 'primary-password-file', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true, 'primary-host': 'db1', 'primary-user': 'r' }) },
     { what: 'a primary without --as-replica', key: 'primary-port', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'primary-port': '3307' }) },
+    { what: 'parallel MariaDB tables while receiving', key: 'jobs', run: () => parseReceiveOptions({ restore: 'mariadb', database: 'app', 'restore-while-receiving': true, jobs: '3' }) },
   ];
   for (const c of cases) await expectUsageError(t, c);
 });

@@ -82,7 +82,7 @@ t.test('restore and archive flags: bad values exit 2 naming the flag', async (t)
     [{ restore: 'postgres', database: 'x'.repeat(60) }, 'database'],
     [{ database: 'x' }, 'database'],
     [{ restore: 'postgres', database: 'x', 'strip-replication': true }, 'strip-replication'],
-    [{ restore: 'mariadb', database: 'x', jobs: '4' }, 'jobs'],
+    [{ restore: 'mariadb', database: 'x', jobs: '65' }, 'jobs'],
     [{ restore: 'postgres', database: 'x', jobs: '0' }, 'jobs'],
     [{ restore: 'postgres', database: 'x', 'db-port': 'http' }, 'db-port'],
     [{ restore: 'postgres', database: 'x', 'restore-arg': ['app'] }, 'restore-arg'],

@@ -1,5 +1,5 @@
 // The --restore flags: those every preset shares, then each preset's own.
-import type { FlagTable } from './preset';
+import type { FlagSpec, FlagTable } from './preset';
 import { PRESET_NAMES, PRESETS } from './presets';
 
 export const SHARED_RESTORE_FLAGS = {
@@ -14,7 +14,19 @@ export const SHARED_RESTORE_FLAGS = {
   'restore-user': { type: 'string', describe: '--restore: the account the restore runs as (PostgreSQL: a non-superuser role that will own the staging database; MariaDB: an account with rights on <db>__incoming only, password in [client_dbcast_restore]) [--db-user]' },
 } as const satisfies FlagTable;
 
-/** Each preset's own flags, in the order of the registry. */
-export const PRESET_FLAGS: FlagTable = Object.assign({}, ...PRESETS.map((p) => p.flags));
+/** "text [default]" -> [text, default]. */
+const splitDefault = (d: string): [string, string | undefined] => { const m = /^(.*?)\s*\[([^\]]*)\]$/.exec(d); return m ? [m[1], m[2]] : [d, undefined]; };
+
+/** Each preset's own flags, in the order of the registry; a flag two presets take (--jobs)
+ *  says what it means for each. */
+export const PRESET_FLAGS: FlagTable = PRESETS.reduce<Record<string, FlagSpec>>((all, p) => {
+  for (const [key, spec] of Object.entries(p.flags)) {
+    const before = all[key];
+    if (!before) { all[key] = spec; continue; }
+    const [a, da] = splitDefault(before.describe); const [b, db] = splitDefault(spec.describe);
+    all[key] = { ...spec, describe: `${a}; ${b}${da !== undefined && da === db ? ` [${da}]` : ''}` };
+  }
+  return all;
+}, {});
 
 export const RESTORE_FLAGS = { ...SHARED_RESTORE_FLAGS, ...PRESET_FLAGS };

@@ -40,3 +40,19 @@ CREATE PROCEDURE add_order(IN c INT, IN amount DECIMAL(10,2)) BEGIN INSERT INTO 
 CREATE FUNCTION with_tax(amount DECIMAL(10,2)) RETURNS DECIMAL(10,2) DETERMINISTIC RETURN amount * 1.2//
 DELIMITER ;
 `;
+
+/** MY_SCHEMA and three more tables, for --restore mariadb --jobs: a name with a space, a
+ *  backtick and non-ASCII, foreign keys into MY_SCHEMA's tables, a unique secondary index, a
+ *  view on a view on it, and an event. Seven tables in all. */
+export const MY_JOBS_SCHEMA = `${MY_SCHEMA}
+CREATE TABLE products (id INT PRIMARY KEY, sku VARCHAR(20) NOT NULL, title VARCHAR(200), UNIQUE KEY products_sku (sku)) DEFAULT CHARSET=utf8mb4;
+CREATE TABLE \`order lines\`\` ä\` (order_id BIGINT NOT NULL, product_id INT NOT NULL, qty INT NOT NULL, PRIMARY KEY (order_id, product_id),
+  KEY lines_product (product_id), CONSTRAINT fk_line_order FOREIGN KEY (order_id) REFERENCES orders (id), CONSTRAINT fk_line_product FOREIGN KEY (product_id) REFERENCES products (id)) DEFAULT CHARSET=utf8mb4;
+CREATE TABLE stock_moves (id INT AUTO_INCREMENT PRIMARY KEY, product_id INT NOT NULL, moved_at DATETIME NOT NULL, note TEXT, KEY moves_product (product_id, moved_at)) DEFAULT CHARSET=utf8mb4;
+INSERT INTO products SELECT seq, CONCAT('SKU-', seq), CONCAT('Produkt ', seq, ' — Ölfilter «groß» 商品') FROM seq_1_to_5000;
+INSERT INTO \`order lines\`\` ä\` SELECT 1 + seq % 100000, 1 + seq % 5000, 1 + seq % 7 FROM seq_1_to_60000;
+INSERT INTO stock_moves (product_id, moved_at, note) SELECT 1 + seq % 5000, '2026-02-01' + INTERVAL seq SECOND, REPEAT('x', seq % 300) FROM seq_1_to_50000;
+CREATE VIEW line_products AS SELECT l.order_id, p.sku, l.qty FROM \`order lines\`\` ä\` l JOIN products p ON p.id = l.product_id;
+CREATE VIEW sku_totals AS SELECT sku, SUM(qty) AS qty FROM line_products GROUP BY sku;
+CREATE EVENT purge_audit ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DO DELETE FROM audit WHERE noted_at < NOW() - INTERVAL 30 DAY;
+`;

@@ -85,7 +85,8 @@ export function startPostgres(): Server {
   };
 }
 
-export async function startMariadb(): Promise<Server> {
+/** extraArgs: more mariadbd options for one test's own server (e.g. --log-bin for dump coordinates). */
+export async function startMariadb(extraArgs: string[] = []): Promise<Server> {
   const dir = scratch('dbcast-my-', 'mysql');
   const data = path.join(dir, 'data');
   const sock = path.join(dir, 'sock');
@@ -94,7 +95,7 @@ export async function startMariadb(): Promise<Server> {
   const bin = fs.existsSync('/usr/sbin/mariadbd') ? '/usr/sbin/mariadbd' : 'mariadbd';
   const server: ChildProcess = spawn(bin, ['--no-defaults', `--datadir=${data}`, `--socket=${sock}`, '--skip-networking',
     `--pid-file=${path.join(dir, 'pid')}`, `--log-error=${path.join(dir, 'err.log')}`, '--innodb-flush-log-at-trx-commit=0',
-    '--innodb-buffer-pool-size=256M', ...(isRoot ? ['--user=mysql'] : [])], { stdio: 'ignore' });
+    '--innodb-buffer-pool-size=256M', ...(isRoot ? ['--user=mysql'] : []), ...extraArgs], { stdio: 'ignore' });
   const client = (db: string, sql: string) => spawnSync('mariadb', ['--no-defaults', `--socket=${sock}`, '-u', 'root', '--batch', '--skip-column-names', ...(db ? [db] : [])],
     { input: sql, encoding: 'utf8', maxBuffer: 256 << 20 });
   let stopped = false;

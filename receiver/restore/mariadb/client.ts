@@ -39,3 +39,11 @@ export class MyClient {
     if (r.code !== 0) throw new MyError(what, r);
   }
 }
+
+/** The client's last message lines without the failing statement it echoes between "-----"
+ *  lines (a multi-megabyte INSERT would crowd the ERROR line out of a one-line report). */
+export function clientMessage(stderrTail: string): string {
+  const parts = stderrTail.split(' | ');
+  const errors = parts.filter((p) => /^(ERROR|mariadb:|mysql:)/.test(p));
+  return (errors.length > 0 ? errors : parts.filter((p) => !/^-{5,}$/.test(p))).join(' | ');
+}

@@ -5,7 +5,7 @@ import { spoolDirProblem } from '../spool';
 import { stagingName, type RestoreTarget } from '../target';
 import { runTool } from '../tool';
 import { MyClient, myConnArgs } from './client';
-import type { MariadbReady, MariadbSettings } from './options';
+import { autoJobs, type MariadbReady, type MariadbSettings } from './options';
 
 /** --restore-user's password comes from the option group [client_dbcast_restore]. */
 export const RESTORE_GROUP_SUFFIX = '_dbcast_restore';
@@ -43,9 +43,10 @@ export async function mariadbPreflight(t: RestoreTarget & MariadbSettings): Prom
   } else {
     warnings.push('the import runs as the connecting account: a dump can do whatever it may (give --restore-user for an account whose rights cover only the staging schema)');
   }
-  summary += t.whileReceiving ? ', while receiving' : `, spooled in ${t.spoolDir}`;
+  const jobs = t.whileReceiving ? 1 : t.jobs === 'auto' ? autoJobs() : t.jobs;
+  summary += t.whileReceiving ? ', while receiving' : `, spooled in ${t.spoolDir}${jobs > 1 ? `, then ${jobs} tables at once` : ''}`;
   if (importArgs.includes('--sandbox')) summary += ', client --sandbox';
-  return { ok: true, ready: { target: t, clientBin: bin, importArgs }, summary, warnings };
+  return { ok: true, ready: { target: { ...t, jobs }, clientBin: bin, importArgs }, summary, warnings };
 }
 
 /** The import account may touch the staging schema and nothing else (USAGE on *.* is no right). */
