@@ -3,7 +3,7 @@ import type { FlagSpec, FlagTable } from './preset';
 import { PRESET_NAMES, PRESETS } from './presets';
 
 export const SHARED_RESTORE_FLAGS = {
-  restore: { type: 'string', describe: `restore preset: ${PRESET_NAMES.join(' or ')} (staging database, swapped in only when everything succeeded)` },
+  restore: { type: 'string', describe: `restore preset: ${PRESET_NAMES.join(' or ')} (a staging copy of the database or server, swapped in only when everything succeeded)` },
   database: { type: 'string', describe: '--restore: the live database to replace' },
   'db-host': { type: 'string', describe: '--restore: server host, or socket directory/path starting with / [the client\'s default]' },
   'db-port': { type: 'string', describe: '--restore: server port [the client\'s default]' },
