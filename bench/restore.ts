@@ -117,12 +117,14 @@ async function postgres(dir: string): Promise<string[]> {
     const file = path.join(dir, 'pg.dump');
     execSync(`pg_dump ${c} -Fc src > ${file}`);
     const conn = `--restore postgres --db-host ${pg.host} --db-port ${pg.port} --db-user ${pg.user}`;
+    // The spool refuses a directory others may write (the bench dir is 0777 for the postgres user).
+    const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbcast-restore-spool-'));
     const fresh = (db: string): void => { pg.sql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE); CREATE DATABASE ${db}`); };
     return await measure('PostgreSQL', fs.statSync(file).size, [
       { name: '`pg_restore -d` from the file (plain pipe, no dbcast)', run: async (i) => { fresh(`plain${i}`); return timed(`pg_restore ${c} --exit-on-error -d plain${i} < ${file}`); } },
       { name: 'dbcast `--pipe "pg_restore -d"` (straight into the database)', run: async (i) => { fresh(`piped${i}`); return viaDbcast(file, `--pipe "pg_restore ${c} --exit-on-error -d piped${i}"`); } },
       { name: 'dbcast `--restore postgres --jobs 1` (staging + swap, streamed)', run: () => viaDbcast(file, `${conn} --database staged --jobs 1`) },
-      { name: `dbcast \`--restore postgres --jobs ${JOBS}\` (spool + pg_restore -j)`, run: () => viaDbcast(file, `${conn} --database parallel --jobs ${JOBS} --spool-dir ${dir}`) },
+      { name: `dbcast \`--restore postgres --jobs ${JOBS}\` (spool + pg_restore -j)`, run: () => viaDbcast(file, `${conn} --database parallel --jobs ${JOBS} --spool-dir ${spoolDir}`) },
     ]);
   } finally { pg.stop(); }
 }
