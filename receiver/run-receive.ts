@@ -128,6 +128,8 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     return openStage(opts, { log, now: new Date(), restore: readyRestore }, si.info.compression, () => kick());
   };
   let finalizing = null as Promise<SinkFailure[]> | null;
+  /** What the sinks said when they finished (a restore's replication coordinates among it). */
+  let sinkDetail = null as string | null;
   let sinkFailureReported = false;
   /** Why a compressed stream whose SHA-256 matched did not decompress (decompress.ts). */
   let corruptStream = null as string | null;
@@ -158,6 +160,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     for (const s of successes) log.info(`${s.label}: ${s.detail}`);
     for (const f of failures) log.error(`${f.label}: ${f.message}`);
     const detail = [...failures.map((f) => `${f.label}: ${f.message}`), ...successes.map((s) => `${s.label}: ${s.detail}`)].join('; ');
+    sinkDetail = detail; // whole, for the report: DONE carries only its first MAX_DETAIL_BYTES
     // The exit status of the command that restores (--pipe or the preset's tool), if there is one.
     const commandFailure = failures.find((f) => f.kind === 'pipe' || f.kind === 'restore');
     const exitCode = !opts.pipeCommand && !opts.restore ? -1 : commandFailure ? commandFailure.exitCode : 0;
@@ -285,7 +288,7 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
     writeJsonFile(opts.reportFile, {
       role: 'receive', job: opts.job, name: opts.name, ...stats, keyed: link.keyed, rejectedByKey: link.dropped, outcome: outcome.code, message: outcome.message, exitCode,
       restore: restore ? RESTORE_OUTCOME_NAMES[restore.restoreOutcome as RestoreOutcome] : null,
-      source: sourceIdentity,
+      source: sourceIdentity, sinkDetail,
       startedAtMs, endedAtMs: nowMs(),
     });
   }

@@ -56,7 +56,7 @@ function run(): void {
   t.test('mariadb-dump --master-data=2 to --jobs 3: seven tables at once, contents equal, coordinates reported', async (t) => {
     const dir = tempDir(t);
     const [binlog, position] = my.sql('', 'SHOW MASTER STATUS').trim().split('\t');
-    const rx = receive(9890, 'jobs', 'dst', ['--log-level', 'debug']);
+    const rx = receive(9890, 'jobs', 'dst', ['--log-level', 'debug', '--report', path.join(dir, 'rx.json')]);
     await listening([rx]);
     const s = await send(9890, 'jobs', dumpArgs('--master-data=2'), path.join(dir, 'r.json'));
     const r = await rx.done;
@@ -69,6 +69,7 @@ function run(): void {
     const d = detail(path.join(dir, 'r.json'));
     t.match(d, /7 tables imported 3 at once/);
     t.match(d, `coordinates (the dumped server's own, --master-data): binlog ${binlog}:${position} (commented)`, 'the binlog position of the dump, in the sender\'s report');
+    t.match(JSON.parse(fs.readFileSync(path.join(dir, 'rx.json'), 'utf8')).sinkDetail, `binlog ${binlog}:${position} (commented)`, 'and in the receiver\'s own report (so in its run record)');
     my.sql('dst', 'CALL add_order(1, 5.00)');
     t.equal(my.sql('dst', 'SELECT COUNT(*) FROM audit').trim(), '1', 'the trigger fires in the live schema');
     my.sql('dst', 'DELETE FROM audit; DELETE FROM orders ORDER BY id DESC LIMIT 1');
