@@ -164,7 +164,6 @@ export function startPgCluster(port: number, prefix = 'dbcast-pgc-'): PgCluster 
   const startCommand = `${pgCtl} -D ${dataDir} -o "${opts}" -l ${logFile} -w -t 120 start`;
   const sh = (cmd: string): void => { const [c, a] = asUser(owner, '/bin/sh', ['-c', cmd]); execFileSync(c, a, { stdio: 'ignore' }); };
   sh(startCommand);
-  const env = { ...process.env, PGHOST: dir, PGPORT: String(port), PGUSER: 'postgres' };
   let stopped = false;
   const stop = (): void => {
     if (stopped) return;
@@ -180,11 +179,7 @@ export function startPgCluster(port: number, prefix = 'dbcast-pgc-'): PgCluster 
     stopCommand, startCommand,
     rootStopCommand: isRoot ? `runuser -u ${owner} -- ${stopCommand}` : stopCommand,
     rootStartCommand: isRoot ? `runuser -u ${owner} -- ${startCommand}` : startCommand,
-    sql(db, sql) {
-      const r = spawnSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', '-'], { input: sql, env, encoding: 'utf8', maxBuffer: 256 << 20 });
-      if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
-      return r.stdout;
-    },
+    sql: pgSql(dir, port),
     start() { sh(startCommand); },
     stop,
   };
