@@ -4,7 +4,7 @@
 // (input, packets, release), the receiver table (admission, liveness, flow), the retransmit
 // handler (repair policy), the rate control (pacing, AIMD) and one table of deadlines.
 import {
-  ABORT_REASON_NAMES, AbortReason, COOKIE_BYTES, DATA_OVERHEAD_BYTES, DONE_STATUS_NAMES, DROP_REASON_NAMES,
+  ABORT_REASON_NAMES, AbortReason, COOKIE_BYTES, DATA_OVERHEAD_BYTES, DONE_STATUS_NAMES, DoneStatus, DROP_REASON_NAMES,
   DropReason, frameBytes, MAX_ABORT_MESSAGE_BYTES, PacketType, WelcomeVerdict,
 } from './constants';
 import { clipUtf8, decodePacket, encodePacket, type DonePacket, type JoinPacket, type StatusPacket } from './codec';
@@ -269,7 +269,11 @@ export class SenderSession {
     }
     if (this.state === 'sending' && this.inputEnded && this.window.allSent) this.enterEnding(nowMs);
     if ((this.state === 'sending' || this.state === 'ending') && live === 0) {
-      if (this.state === 'ending') this.finish(nowMs);
+      // Every receiver left and one of them saw a rival of this job: a split brain, so linger
+      // announcing it (abort) and a rival still waiting for receivers hears it and stops too.
+      const rivalSeen = this.splitBrainReport();
+      if (rivalSeen !== null) this.abort(AbortReason.SplitBrain, rivalSeen, nowMs);
+      else if (this.state === 'ending') this.finish(nowMs);
       else this.abort(AbortReason.NoReceiversLeft, 'every receiver failed or was dropped', nowMs);
     }
     // A split brain lingers (ABORT repeated, JOINs answered) so every receiver hears why.
@@ -409,6 +413,14 @@ export class SenderSession {
 
   private get splitBrain(): boolean { return this.abortReason === AbortReason.SplitBrain; }
 
+  /** What a receiver that refused this session as a split brain said, or null. */
+  private splitBrainReport(): string | null {
+    for (const r of this.table.all()) {
+      if (r.state === 'done' && r.done?.status === DoneStatus.SplitBrain) return `receiver ${r.name} saw another sender of job '${this.cfg.job}': ${r.done.detail}`;
+    }
+    return null;
+  }
+
   private abort(reason: AbortReason, message: string, nowMs: number): void {
     if (this.state === 'aborting' || this.state === 'finished') return;
     if (this.state === 'ending' && reason === AbortReason.InputFailed) return; // input already verified complete
@@ -422,6 +434,8 @@ export class SenderSession {
     this.heartbeatDue = false;
     this.abortDue = true;
     for (const t of [...(this.splitBrain ? [] : ['announce'] as const), 'heartbeat', 'min-wait', 'max-wait', 'flush', 'repair-delay'] as const) this.timers.cancel(t);
+    // (Re-armed: a transfer that had started cancelled the announce deadline.)
+    if (this.splitBrain) this.timers.set('announce', nowMs + this.cfg.announceIntervalMs);
     this.timers.set('abort-repeat', nowMs + this.cfg.heartbeatIntervalMs);
     this.timers.set('abort-end', nowMs + this.cfg.abortLingerMs);
     this.events.push({ type: 'aborting', reason: ABORT_REASON_NAMES[reason], message: this.abortMessage });

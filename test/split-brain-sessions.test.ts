@@ -82,11 +82,17 @@ t.test('a rival announcing while the stream runs is probed; once it answers, the
   run(net, 0, 200, (now) => { if (a.currentState === 'sending' && a.report().totalBytes === 0) a.handleInput(input, now); });
   t.equal(net.rs[0].currentState, 'receiving');
   net.senders.push({ s: b, at: B });
-  run(net, 205, 3000);
+  let refusedAtMs = -1;
+  run(net, 205, 3000, (now) => { if (refusedAtMs < 0 && net.rs[0].isFinished) { refusedAtMs = now; net.ears = true; } });
   t.equal(net.rs[0].result?.code, 'split-brain', net.rs[0].result?.message ?? '');
   t.match(net.rs[0].result?.message, new RegExp(`${SID_A}.*${SID_B}`));
   t.equal(a.report().receivers[0].code, 'split-brain', 'the running sender\'s row names it');
+  t.equal(a.report().abortReason, 'split-brain', 'the running sender aborts as a split brain, not as receivers lost');
   t.equal(b.report().receivers.length, 0, 'the probe never joined the rival (it took no slot there)');
+  // The rival heard nothing of A before the refusal (no ears until then, as when A's last
+  // heartbeat went out before its listener opened): A's lingering announce still stops it.
+  t.ok(refusedAtMs > 0, 'the receiver refused');
+  t.equal(b.report().abortReason, 'split-brain', 'the rival, still waiting, hears the refused sender announce and stops');
 });
 
 t.test('a replayed announce with nobody behind it never stops a run', async (t) => {
