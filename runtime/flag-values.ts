@@ -25,3 +25,11 @@ export function text(raw: FlagValues, key: string, def: string | undefined, maxB
   if (s === '' || Buffer.byteLength(s) > maxBytes) throw new UsageError(key, `a non-empty text of at most ${maxBytes} bytes`, v);
   return s;
 }
+
+/** An on/off flag: absent is off; a config value that is not true/false is refused, never read as off. */
+export function bool(raw: FlagValues, key: string): boolean {
+  const v = raw[key];
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw new UsageError(key, 'true or false', v);
+  return v;
+}

@@ -6,6 +6,7 @@
 // text given (flagValues below) and validated by src/options.ts, so a bad number is reported
 // with its flag and expected form, never turned into NaN or a default.
 import { Parser } from 'yargs/helpers';
+import { UsageError } from '../runtime/usage-error';
 import { PRESET_NAMES } from '../receiver/restore/presets';
 import { RESTORE_FLAGS } from '../receiver/restore/restore-flags';
 import { SOURCE_FLAGS } from '../sender/source/source-flags';
@@ -119,6 +120,7 @@ export function helpOptions(table: FlagTable): Record<string, Record<string, unk
  *  lists): what src/options.ts validates, as it validates a config file's values. */
 export function flagValues(args: readonly string[], table: FlagTable): Record<string, unknown> {
   const keys = Object.keys(table);
+  refuseBooleanValues(args, new Set(keys.filter((k) => table[k].type === 'boolean')));
   const parsed = Parser(args as string[], {
     string: keys.filter((k) => table[k].type !== 'boolean'),
     boolean: keys.filter((k) => table[k].type === 'boolean'),
@@ -126,4 +128,16 @@ export function flagValues(args: readonly string[], table: FlagTable): Record<st
     configuration: { 'camel-case-expansion': false, 'dot-notation': false },
   });
   return Object.fromEntries(keys.filter((k) => parsed[k] !== undefined).map((k) => [k, parsed[k]]));
+}
+
+/** yargs reads `--as-standby=yes` as false, silently: a boolean takes no value, or true/false.
+ *  (A config key's value reaches here the same way: src/config.ts jobArgs.) */
+function refuseBooleanValues(args: readonly string[], booleans: ReadonlySet<string>): void {
+  for (const arg of args) {
+    if (arg === '--') return;
+    const m = /^--([^=]+)=(.*)$/s.exec(arg);
+    if (m && booleans.has(m[1]) && m[2] !== 'true' && m[2] !== 'false') {
+      throw new UsageError(m[1], 'the flag alone (or =true / =false)', m[2]);
+    }
+  }
 }

@@ -11,7 +11,7 @@ import { readKeyFile } from '../runtime/key-file';
 import { interfaceMtu, interfaceNetworks, outgoingInterface, parseNetwork, resolveInterface, type Network } from '../runtime/net';
 import { isPlainFileName } from '../runtime/safe-file';
 import { UsageError } from '../runtime/usage-error';
-import { num, text, type FlagValues } from '../runtime/flag-values';
+import { bool, num, text, type FlagValues } from '../runtime/flag-values';
 import type { CommonOptions } from '../runtime/common-options';
 import type { ReceiveOptions } from '../receiver/receive-options';
 import type { SendOptions } from '../sender/send-options';
@@ -185,14 +185,14 @@ export function parseReceiveOptions(raw: Raw): ReceiveOptions {
     senderAddress: senderAddress(raw),
     pipeCommand,
     // stdout is the sink unless another was chosen; --stdout adds it explicitly.
-    stdout: raw.stdout === true || (outputFile === undefined && archive === undefined && pipeCommand === undefined && target === undefined),
+    stdout: bool(raw, 'stdout') || (outputFile === undefined && archive === undefined && pipeCommand === undefined && target === undefined),
     startTimeoutMs: num(raw, 'start-timeout-sec', 0, 0, DAY_SEC, false) * 1000,
     maxWindowBytes: Math.round(num(raw, 'max-window-mib', 1024, 1, 4095, false) * MIB),
     maxClockSkewMs: num(raw, 'max-clock-skew-sec', 300, 1, DAY_SEC, false) * 1000,
     seenSessionsFile: text(raw, 'seen-sessions', undefined, 4096),
     sourceStateFile: text(raw, 'source-state', undefined, 4096),
-    acceptNewSource: raw['accept-new-source'] === true,
-    allowReplicaSource: raw['allow-replica-source'] === true,
+    acceptNewSource: bool(raw, 'accept-new-source'),
+    allowReplicaSource: bool(raw, 'allow-replica-source'),
     store: storeMode(raw),
   };
 }

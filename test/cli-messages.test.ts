@@ -196,6 +196,13 @@ t.test('every place that builds a usage error, with bad input', async (t) => {
     { what: '--as-replica without a user', key: 'primary-user', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true, 'primary-host': 'db1' }) },
     { what: '--as-replica without a password file', key: 'primary-password-file', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': true, 'primary-host': 'db1', 'primary-user': 'r' }) },
     { what: 'a primary without --as-replica', key: 'primary-port', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'primary-port': '3307' }) },
+    // on/off flags given a value in a config file: refused, never read as off
+    { what: 'as-standby not a boolean (config)', key: 'as-standby', run: () => parseReceiveOptions({ restore: 'postgres-cluster', 'data-dir': '/var/lib/postgresql/15/main', 'as-standby': 'yes' }) },
+    { what: 'as-replica not a boolean (config)', key: 'as-replica', run: () => parseReceiveOptions({ restore: 'mariadb-server', 'data-dir': '/var/lib/mysql', 'as-replica': 'yes' }) },
+    { what: 'strip-replication not a boolean (config)', key: 'strip-replication', run: () => parseReceiveOptions({ restore: 'mariadb', database: 'app', 'strip-replication': 1 }) },
+    { what: 'restore-while-receiving not a boolean (config)', key: 'restore-while-receiving', run: () => parseReceiveOptions({ ...pg, 'restore-while-receiving': 'on' }) },
+    { what: 'accept-new-source not a boolean (config)', key: 'accept-new-source', run: () => parseReceiveOptions({ 'accept-new-source': 'yes' }) },
+    { what: 'stdout not a boolean (config)', key: 'stdout', run: () => parseReceiveOptions({ stdout: 'no' }) },
     { what: 'parallel MariaDB tables while receiving', key: 'jobs', run: () => parseReceiveOptions({ restore: 'mariadb', database: 'app', 'restore-while-receiving': true, jobs: '3' }) },
   ];
   for (const c of cases) await expectUsageError(t, c);
@@ -226,6 +233,8 @@ t.test('through bin/dbcast: exit 2, one message naming the flag, no stack', asyn
     [['send', '--key-file', path.join(dir, 'absent')], /^dbcast send: --key-file: expected a readable key file/],
     [['receive', '--jobs', '4'], /^dbcast receive: --jobs: used with --restore only, got "4"$/],
     [['receive', '--strip-replication', '--restore', 'postgres', '--database', 'app'], /^dbcast receive: --strip-replication: used with --restore mariadb only, got true$/],
+    [['receive', '--as-standby=yes', '--restore', 'postgres-cluster', '--data-dir', '/var/lib/postgresql/15/main'], /^dbcast receive: --as-standby: expected the flag alone \(or =true \/ =false\), got "yes"$/],
+    [['receive', '--allow-replica-source=1'], /^dbcast receive: --allow-replica-source: expected the flag alone \(or =true \/ =false\), got "1"$/],
     [['receive', '--restore', 'postgres'], /^dbcast receive: --database: expected a database name \(needed with --restore\), but it was not given$/],
     [['receive', '--restore', 'pg'], new RegExp(`^dbcast receive: --restore: expected ${PRESET_NAMES.join(' or ')}, got "pg"$`)],
     [['receive', '--keep', '3'], /^dbcast receive: --keep: used with --output DIR or an --output name template with \{timestamp\} only, got "3"$/],
@@ -274,6 +283,7 @@ t.test('local setup errors: one line, exit 2', async (t) => {
     t.equal(lines.length, 1, 'one line', { stderr: r.stderr });
     t.match(lines[0], re);
   }
+  covered.add(lineOf('src/flags.ts', 'new UsageError(m[1]'));
   covered.add(lineOf('receiver/run-receive.ts', "'seen-sessions'"));
   covered.add(lineOf('receiver/run-receive.ts', "'source-state'"));
   for (const key of ["new UsageError('config'", "new UsageError('system-id'", "new UsageError('source-state'"]) covered.add(lineOf('src/accept-source.ts', key));

@@ -1,7 +1,7 @@
 // --restore and the flags every preset shares → the target, with the preset's own settings.
 // Every failure names the flag and the expected form.
 import * as os from 'os';
-import { num, text, type FlagValues } from '../../runtime/flag-values';
+import { bool, num, text, type FlagValues } from '../../runtime/flag-values';
 import { UsageError } from '../../runtime/usage-error';
 import type { RestorePreset } from './preset';
 import { PRESET_NAMES, PRESETS, presetNamed, type PresetTarget } from './presets';
@@ -63,7 +63,7 @@ export function parseRestoreOptions(raw: FlagValues): PresetTarget | undefined {
     conn,
     restoreArgs: restoreArgs(raw, preset),
     spoolDir,
-    whileReceiving: raw['restore-while-receiving'] === true,
+    whileReceiving: bool(raw, 'restore-while-receiving'),
     ...(restoreUser !== undefined ? { restoreUser } : {}),
   };
   return { ...shared, ...preset.settings(raw, shared) };

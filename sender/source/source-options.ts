@@ -1,5 +1,5 @@
 // --source and its flags → the source target. Every failure is a UsageError naming the flag.
-import { num, text, type FlagValues } from '../../runtime/flag-values';
+import { bool, num, text, type FlagValues } from '../../runtime/flag-values';
 import { UsageError } from '../../runtime/usage-error';
 import type { SourceConnection, SourceTarget } from './preset';
 import { SOURCE_NAMES, sourcePresetNamed } from './presets';
@@ -53,7 +53,5 @@ export function parseSourceOptions(raw: FlagValues): SourceTarget | undefined {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/.test(user)) throw new UsageError('db-user', 'an account name of letters, digits, _ . @ and -', user);
     conn.user = user;
   }
-  const allow = raw['allow-replica-source'];
-  if (allow !== undefined && typeof allow !== 'boolean') throw new UsageError('allow-replica-source', 'true or false', allow);
-  return { kind: preset.name, database, conn, dumpArgs: dumpArgs(raw, preset.refusedDumpArgs), allowReplica: allow === true };
+  return { kind: preset.name, database, conn, dumpArgs: dumpArgs(raw, preset.refusedDumpArgs), allowReplica: bool(raw, 'allow-replica-source') };
 }

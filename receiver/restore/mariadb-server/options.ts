@@ -2,7 +2,7 @@
 // PostgreSQL cluster preset (--data-dir, --stop-command, --start-command, --check-timeout-sec)
 // are described generically: the registry merges both presets' tables into one set of flags.
 import * as fs from 'fs';
-import { num, text, type FlagValues } from '../../../runtime/flag-values';
+import { bool, num, text, type FlagValues } from '../../../runtime/flag-values';
 import { UsageError } from '../../../runtime/usage-error';
 import type { FlagTable } from '../preset';
 import type { RestoreTarget } from '../target';
@@ -80,7 +80,7 @@ export function mariadbServerSettings(raw: FlagValues, shared: RestoreTarget): M
   if (stopCommand === undefined && startCommand === undefined) s.unit = unit;
   const serverLog = text(raw, 'server-log', undefined, 4096);
   if (serverLog !== undefined) s.serverLog = serverLog;
-  if (raw['as-replica'] === true) {
+  if (bool(raw, 'as-replica')) {
     const host = text(raw, 'primary-host', undefined, 255);
     if (host === undefined || !/^[A-Za-z0-9_.:-]+$/.test(host)) throw new UsageError('primary-host', 'the primary\'s host name or address (needed with --as-replica)', host);
     const user = text(raw, 'primary-user', undefined, 128);

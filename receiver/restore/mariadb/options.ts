@@ -1,6 +1,6 @@
 // The MariaDB preset's own flags (--strip-replication, --jobs) and what --restore-arg may not say.
 import * as os from 'os';
-import { num, type FlagValues } from '../../../runtime/flag-values';
+import { bool, num, type FlagValues } from '../../../runtime/flag-values';
 import { UsageError } from '../../../runtime/usage-error';
 import type { FlagTable } from '../preset';
 import type { RestoreTarget } from '../target';
@@ -40,5 +40,5 @@ export function mariadbSettings(raw: FlagValues, shared: RestoreTarget): Mariadb
   if (shared.whileReceiving && typeof jobs === 'number' && jobs > 1) {
     throw new UsageError('jobs', '1 or auto with --restore-while-receiving (the tables are split from the whole verified file)', raw.jobs);
   }
-  return { stripReplication: raw['strip-replication'] === true, jobs };
+  return { stripReplication: bool(raw, 'strip-replication'), jobs };
 }

@@ -1,6 +1,6 @@
 // The postgres-cluster preset's own flags → its settings; the shared flags it has no use for.
 import * as path from 'path';
-import { num, text, type FlagValues } from '../../../runtime/flag-values';
+import { bool, num, text, type FlagValues } from '../../../runtime/flag-values';
 import { UsageError } from '../../../runtime/usage-error';
 import type { FlagTable } from '../preset';
 import type { RestoreTarget } from '../target';
@@ -50,7 +50,7 @@ const absolutePath = (raw: FlagValues, key: string): string | undefined => {
 export function pgClusterSettings(raw: FlagValues, _shared: RestoreTarget): PgClusterSettings {
   const dataDir = absolutePath(raw, 'data-dir');
   if (dataDir === undefined) throw new UsageError('data-dir', 'the live cluster\'s data directory (needed with --restore postgres-cluster)', undefined);
-  const asStandby = raw['as-standby'] === true;
+  const asStandby = bool(raw, 'as-standby');
   for (const k of ['primary-conninfo', 'primary-passfile', 'primary-slot-name']) {
     if (!asStandby && raw[k] !== undefined) throw UsageError.onlyWith(k, '--as-standby', raw[k]);
   }
