@@ -14,13 +14,14 @@ export interface Run {
   stderrMatch(re: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-export function dbcast(args: string[], io: { stdinFile?: string; stdoutFile?: string; timeoutMs?: number; netns?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+export function dbcast(args: string[], io: { stdinFile?: string; stdoutFile?: string; timeoutMs?: number; netns?: string; env?: NodeJS.ProcessEnv; user?: string } = {}): Run {
   const stdin = io.stdinFile ? fs.openSync(io.stdinFile, 'r') : 'ignore';
   const stdout = io.stdoutFile ? fs.openSync(io.stdoutFile, 'w') : 'ignore';
-  const argv = [process.execPath, BIN, ...args];
+  // As another user (a service's User=), through runuser: the tests run as root in CI.
+  const argv = [...(io.user ? ['runuser', '-u', io.user, '--'] : []), process.execPath, BIN, ...args];
   // In a test host's namespace: `ip netns exec` execs the command, so the pid is dbcast's own.
   const [cmd, ...rest] = io.netns ? ['ip', 'netns', 'exec', io.netns, ...argv] : argv;
-  const child = spawn(cmd, rest, { stdio: [stdin, stdout, 'pipe'], env: io.env ?? process.env });
+  const child = spawn(cmd, rest, { stdio: [stdin, stdout, 'pipe'], env: io.env ?? process.env, ...(io.user ? { cwd: '/' } : {}) });
   if (typeof stdin === 'number') fs.closeSync(stdin);
   if (typeof stdout === 'number') fs.closeSync(stdout);
   let stderr = '';
