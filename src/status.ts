@@ -3,10 +3,10 @@
 // degraded, a configured job never ran), 2 CRITICAL (a run failed, no success within the max
 // age), 3 UNKNOWN (the state cannot be read, or bad flags). Never OK for state it cannot read.
 import * as fs from 'fs';
-import cron from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { STATUS_EXIT } from '../runtime/exit-codes';
 import { loadHistory, processAlive, runResult, type RunInProgress, type RunRecord, type RunResult } from './run-history';
+import { nextRuns } from './daemon/schedule';
 
 export type CheckState = 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN';
 
@@ -80,19 +80,15 @@ export function ago(ms: number): string {
 }
 const hours = (ms: number): string => `${+(ms / HOUR_MS).toFixed(2)} h`;
 
-/** The longest gap between the schedule's next runs, plus slack (a daily job: 26 h). */
-export function maxAgeFromSchedule(schedule: string | null, timezone: string | undefined): number {
+/** The longest gap between the schedule's next runs, plus slack (a daily job: 26 h). The runs
+ *  come from the daemon's own schedule code (DST rule included), so both agree on when a job is due. */
+export function maxAgeFromSchedule(schedule: string | null, timezone: string | undefined, nowMs: number): number {
   if (schedule === null) return DEFAULT_MAX_AGE_MS;
-  try {
-    const task = cron.createTask(schedule, () => undefined, { timezone });
-    const runs = task.getNextRuns(GAPS_LOOKED_AT + 1).map((d: Date) => d.getTime());
-    void task.destroy();
-    let gap = 0;
-    for (let i = 1; i < runs.length; i++) gap = Math.max(gap, runs[i] - runs[i - 1]);
-    return gap > 0 ? gap + SCHEDULE_SLACK_MS : DEFAULT_MAX_AGE_MS;
-  } catch {
-    return DEFAULT_MAX_AGE_MS;
-  }
+  let runs: number[];
+  try { runs = nextRuns(schedule, timezone, nowMs, GAPS_LOOKED_AT + 1); } catch { return DEFAULT_MAX_AGE_MS; }
+  let gap = 0;
+  for (let i = 1; i < runs.length; i++) gap = Math.max(gap, runs[i] - runs[i - 1]);
+  return gap > 0 ? gap + SCHEDULE_SLACK_MS : DEFAULT_MAX_AGE_MS;
 }
 
 function summarizeRun(r: RunRecord): RunSummary {
@@ -105,7 +101,7 @@ function jobStatus(role: 'send' | 'receive', job: string, list: RunRecord[], cfg
   marker: RunInProgress | undefined, input: StatusInput): JobStatus {
   const now = input.nowMs;
   const schedule = cfg?.schedule ?? null;
-  const maxAgeMs = input.maxAgeMs ?? maxAgeFromSchedule(schedule, cfg?.timezone);
+  const maxAgeMs = input.maxAgeMs ?? maxAgeFromSchedule(schedule, cfg?.timezone, input.nowMs);
   const real = list.filter((r) => runResult(r) !== 'skipped');
   const last = real[real.length - 1] ?? list[list.length - 1];
   const success = [...list].reverse().find((r) => runResult(r) === 'ok');

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { appendRun, markRunStarted, readRuns, type RunRecord } from '../src/run-history';
 import { BIN, dbcast, randomFile, tempDir } from './helpers/dbcast';
+import { maxAgeFromSchedule } from '../src/status';
 
 const HOUR_MS = 3_600_000;
 
@@ -205,4 +206,13 @@ t.test('dbcast run: a run in progress, then degraded (exit 10, WARNING); nobody 
   const crit = status('--config', file);
   t.equal(crit.code, 2, crit.stdout);
   t.match(crit.stdout, /^CRITICAL send lonely: last run failed .*\(exit 3\)/m);
+});
+
+t.test('the age limit follows the schedule as the daemon runs it: weekdays only, and across a DST change', async (t) => {
+  const HOUR = 3_600_000;
+  const monday = Date.parse('2026-11-30T12:00:00Z');
+  t.equal(maxAgeFromSchedule('0 2 * * 1-5', 'UTC', monday), 74 * HOUR, 'Friday 02:00 to Monday 02:00, plus 2 h');
+  t.equal(maxAgeFromSchedule('30 2 * * *', 'Europe/Berlin', Date.parse('2026-03-27T12:00:00Z')), 26 * HOUR,
+    '02:30 on the spring-forward day runs at 03:00 (the daemon\'s rule): no gap over a day');
+  t.equal(maxAgeFromSchedule(null, undefined, monday), 26 * HOUR, 'no schedule: daily plus slack');
 });
