@@ -13,8 +13,8 @@
 // Environment: PHYSICAL_MY_ROWS=4000000 (about 1.1 GB on disk with its indexes).
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn } from 'child_process';
 import { mariadbMissing, startMariadbInstance, type MariadbInstance } from '../test/db/servers';
+import { sh } from './shell';
 
 const ROWS = Number(process.env.PHYSICAL_MY_ROWS ?? 4_000_000);
 const ROOT = [path.resolve(__dirname, '..'), path.resolve(__dirname, '..', '..')].find((d) => fs.existsSync(path.join(d, 'package.json'))) as string;
@@ -22,21 +22,6 @@ const DBCAST = path.join(ROOT, 'bin', 'dbcast');
 const NET = ['--interface', '127.0.0.1', '--group', '239.255.43.3'];
 const PORTS = { physical: 9885, logical: 9886 };
 
-interface Proc { done: Promise<{ code: number | null; stderr: string }>; said(re: RegExp): Promise<void> }
-
-function sh(cmd: string): Proc {
-  const c = spawn('/bin/sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const waiters: (() => void)[] = [];
-  c.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (stderr.length > 1 << 20) stderr = stderr.slice(-(1 << 19)); waiters.forEach((w) => w()); });
-  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => c.on('close', (code) => resolve({ code, stderr: stderr.slice(-3000) })));
-  const said = (re: RegExp): Promise<void> => new Promise((resolve, reject) => {
-    const check = (): void => { if (re.test(stderr)) resolve(); };
-    waiters.push(check); check();
-    void done.then(() => reject(new Error(`exited before saying ${re}: ${stderr.slice(-2000)}`)));
-  });
-  return { done, said };
-}
 
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 

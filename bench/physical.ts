@@ -9,11 +9,12 @@
 //
 // Environment: PHYSICAL_PG_SCALE=70 (pgbench scale; 70 is about 1.05 GB on disk), PHYSICAL_ENGINES=postgres,
 // PHYSICAL_JOBS=2 (pg_restore -j for the logical side).
-import { execSync, spawn } from 'child_process';
+import { execSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { postgresMissing, startPgCluster, startPostgres, type PgCluster, type Server } from '../test/db/servers';
+import { sh } from './shell';
 
 const PG_SCALE = Number(process.env.PHYSICAL_PG_SCALE ?? 70);
 const ENGINES = (process.env.PHYSICAL_ENGINES ?? 'postgres').split(',');
@@ -23,21 +24,6 @@ const DBCAST = path.join(ROOT, 'bin', 'dbcast');
 const NET = ['--interface', '127.0.0.1', '--group', '239.255.43.2'];
 const PORTS = { physical: 9866, logical: 9867 };
 
-interface Proc { done: Promise<{ code: number | null; stderr: string }>; said(re: RegExp): Promise<void> }
-
-function sh(cmd: string): Proc {
-  const c = spawn('/bin/sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const waiters: (() => void)[] = [];
-  c.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (stderr.length > 1 << 20) stderr = stderr.slice(-(1 << 19)); waiters.forEach((w) => w()); });
-  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => c.on('close', (code) => resolve({ code, stderr: stderr.slice(-3000) })));
-  const said = (re: RegExp): Promise<void> => new Promise((resolve, reject) => {
-    const check = (): void => { if (re.test(stderr)) resolve(); };
-    waiters.push(check); check();
-    void done.then(() => reject(new Error(`exited before saying ${re}: ${stderr.slice(-2000)}`)));
-  });
-  return { done, said };
-}
 
 interface Timing { name: string; seconds: number; streamBytes: number; note: string }
 

@@ -3,7 +3,7 @@
 // socket in that dir (no TCP port, nothing reachable from outside), stopped in teardown.
 // Outside CI a missing server binary skips the tests with a message; in CI it is a failure
 // (.ci/run installs the packages).
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -85,19 +85,31 @@ export function startPostgres(): Server {
   };
 }
 
+/** A new data directory, as `mariadb-install-db` makes one (root logs in by socket, no test db). */
+function installMariadbData(data: string): void {
+  execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, ...(isRoot ? ['--user=mysql'] : []),
+    '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' });
+}
+
+const mariadbdPath = (): string => (fs.existsSync('/usr/sbin/mariadbd') ? '/usr/sbin/mariadbd' : 'mariadbd');
+
+/** Runs SQL as root over the server's socket; the caller reads status and stderr. */
+function mariadbClient(sock: string): (db: string, sql: string) => SpawnSyncReturns<string> {
+  return (db, sql) => spawnSync('mariadb', ['--no-defaults', `--socket=${sock}`, '-u', 'root', '--batch', '--skip-column-names', ...(db ? [db] : [])],
+    { input: sql, encoding: 'utf8', maxBuffer: 256 << 20 });
+}
+
 /** extraArgs: more mariadbd options for one test's own server (e.g. --log-bin for dump coordinates). */
 export async function startMariadb(extraArgs: string[] = []): Promise<Server> {
   const dir = scratch('dbcast-my-', 'mysql');
   const data = path.join(dir, 'data');
   const sock = path.join(dir, 'sock');
-  execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, ...(isRoot ? ['--user=mysql'] : []),
-    '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' });
-  const bin = fs.existsSync('/usr/sbin/mariadbd') ? '/usr/sbin/mariadbd' : 'mariadbd';
+  installMariadbData(data);
+  const bin = mariadbdPath();
   const server: ChildProcess = spawn(bin, ['--no-defaults', `--datadir=${data}`, `--socket=${sock}`, '--skip-networking',
     `--pid-file=${path.join(dir, 'pid')}`, `--log-error=${path.join(dir, 'err.log')}`, '--innodb-flush-log-at-trx-commit=0',
     '--innodb-buffer-pool-size=256M', ...(isRoot ? ['--user=mysql'] : []), ...extraArgs], { stdio: 'ignore' });
-  const client = (db: string, sql: string) => spawnSync('mariadb', ['--no-defaults', `--socket=${sock}`, '-u', 'root', '--batch', '--skip-column-names', ...(db ? [db] : [])],
-    { input: sql, encoding: 'utf8', maxBuffer: 256 << 20 });
+  const client = mariadbClient(sock);
   let stopped = false;
   const stop = (): void => {
     if (stopped) return;
@@ -268,9 +280,8 @@ export async function startMariadbInstance(o: { name: string; serverId: number; 
   const sock = path.join(dir, 'sock');
   const errLog = path.join(dir, 'err.log');
   const failMarker = path.join(dir, 'fail-next-start');
-  execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, ...(isRoot ? ['--user=mysql'] : []),
-    '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' });
-  const bin = fs.existsSync('/usr/sbin/mariadbd') ? '/usr/sbin/mariadbd' : 'mariadbd';
+  installMariadbData(data);
+  const bin = mariadbdPath();
   const script = path.join(dir, 'start.sh');
   fs.writeFileSync(script, `#!/bin/sh
 extra=
@@ -292,8 +303,7 @@ exit 1
   const startCommand = script;
   const r = spawnSync('/bin/sh', ['-c', startCommand], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${o.name}: mariadbd did not start: ${r.stderr}\n${fs.existsSync(errLog) ? fs.readFileSync(errLog, 'utf8') : ''}`);
-  const client = (db: string, sql: string) => spawnSync('mariadb', ['--no-defaults', `--socket=${sock}`, '-u', 'root', '--batch', '--skip-column-names', ...(db ? [db] : [])],
-    { input: sql, encoding: 'utf8', maxBuffer: 256 << 20 });
+  const client = mariadbClient(sock);
   let stopped = false;
   const stop = (): void => {
     if (stopped) return;
