@@ -12,7 +12,7 @@ import { mib, startProgress } from '../runtime/progress';
 import { Driver, onInterrupt } from '../runtime/driver';
 import { EXIT } from '../runtime/exit-codes';
 import { writeJsonFile } from '../runtime/report';
-import { checkOutputDirectory, SafeFileError } from '../runtime/safe-file';
+import { checkCanReplace, checkOutputDirectory, SafeFileError } from '../runtime/safe-file';
 import { addSeenSession, readSeenSessions } from '../runtime/seen-sessions';
 import { stdoutKind } from '../runtime/stdio';
 import type { Logger } from '../runtime/log';
@@ -100,14 +100,14 @@ export async function runReceive(opts: ReceiveOptions, log: Logger): Promise<num
   const link = wire(opts.key, partyId);
   let seen: string[] = [];
   if (opts.seenSessionsFile) {
-    try { seen = readSeenSessions(opts.seenSessionsFile); } catch (err) {
-      throw new UsageError('seen-sessions', 'a readable file of session ids (or none yet)', `${opts.seenSessionsFile}: ${(err as Error).message}`);
+    try { seen = readSeenSessions(opts.seenSessionsFile); checkCanReplace(opts.seenSessionsFile); } catch (err) {
+      throw new UsageError('seen-sessions', 'a readable file of session ids (or none yet) in a directory this user may write', `${opts.seenSessionsFile}: ${(err as Error).message}`);
     }
   }
   let sourceState: SourceState = { ...EMPTY_SOURCE_STATE };
   if (opts.sourceStateFile) {
-    try { sourceState = readSourceState(opts.sourceStateFile); } catch (err) {
-      throw new UsageError('source-state', 'a source state file written by dbcast (or none yet)', `${opts.sourceStateFile}: ${(err as Error).message}`);
+    try { sourceState = readSourceState(opts.sourceStateFile); checkCanReplace(opts.sourceStateFile); } catch (err) {
+      throw new UsageError('source-state', 'a source state file written by dbcast (or none yet) in a directory this user may write', `${opts.sourceStateFile}: ${(err as Error).message}`);
     }
   }
   let sourceIdentity: SourceIdentity | null = null; // what this run's sender announced, once the guard accepted it

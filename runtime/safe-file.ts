@@ -134,6 +134,19 @@ export function checkOutputDirectory(dir: string): void {
   checkDirectory(real);
 }
 
+/**
+ * At start, for a small state file replaced later through writeFileAtomic (seen sessions, the
+ * accepted source): its directory passes checkOutputDirectory and this user may create files
+ * in it, so a run cannot succeed and then fail to record what it accepted.
+ */
+export function checkCanReplace(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  checkOutputDirectory(dir);
+  try { fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK); } catch (err) {
+    throw new SafeFileError(`${dir}: expected a directory this user (uid ${process.getuid?.() ?? '?'}) may write, got ${errCode(err)}`);
+  }
+}
+
 /** Resolves `rel` from the real directory `from` component by component, checking each step. */
 function walk(from: string, rel: string, given: string, links: number): string {
   const me = process.getuid?.() ?? -1;

@@ -266,9 +266,14 @@ t.test('local setup errors: one line, exit 2', async (t) => {
     [['receive', '--interface', NOT_LOCAL, '--output', path.join(dir, 'o')], 'receive', new RegExp(`^dbcast receive: --interface: expected an address of this host .*, got "${escapeRe(NOT_LOCAL)}"$`)],
     // Read after the sockets are bound: a port of its own.
     [['receive', '--group', '239.255.42.93', '--port', '9393', '--output', path.join(dir, 'o'), '--seen-sessions', path.join(dir, 'seen-as-dir')], 'receive',
-      /^dbcast receive: --seen-sessions: expected a readable file of session ids \(or none yet\), got ".*EISDIR.*"$/],
+      /^dbcast receive: --seen-sessions: expected a readable file of session ids \(or none yet\) in a directory this user may write, got ".*EISDIR.*"$/],
+    // A state file that could be read but not replaced would let a run succeed and then forget what it accepted.
+    [['receive', '--group', '239.255.42.93', '--port', '9393', '--output', path.join(dir, 'o'), '--seen-sessions', path.join(dir, 'no-such-dir', 'seen.txt')], 'receive',
+      /^dbcast receive: --seen-sessions: expected a readable file of session ids \(or none yet\) in a directory this user may write, got ".*no-such-dir.*ENOENT.*"$/],
     [['receive', '--group', '239.255.43.1', '--port', '9811', '--output', path.join(dir, 'o'), '--source-state', path.join(dir, 'seen-as-dir')], 'receive',
-      /^dbcast receive: --source-state: expected a source state file written by dbcast \(or none yet\), got ".*EISDIR.*"$/],
+      /^dbcast receive: --source-state: expected a source state file written by dbcast \(or none yet\) in a directory this user may write, got ".*EISDIR.*"$/],
+    [['receive', '--group', '239.255.43.1', '--port', '9811', '--output', path.join(dir, 'o'), '--source-state', path.join(dir, 'no-such-dir', 'source.json')], 'receive',
+      /^dbcast receive: --source-state: expected a source state file written by dbcast \(or none yet\) in a directory this user may write, got ".*no-such-dir.*ENOENT.*"$/],
     [['accept-source', 'app', '--source-state', path.join(dir, 'seen-as-dir')], 'accept-source',
       /^dbcast accept-source: --source-state: expected a source state file written by dbcast \(or none yet\), got ".*EISDIR.*"$/],
     [['accept-source', 'app', '--source-state', path.join(dir, 's.json'), '--system-id', ''], 'accept-source',
@@ -287,6 +292,18 @@ t.test('local setup errors: one line, exit 2', async (t) => {
   covered.add(lineOf('receiver/run-receive.ts', "'seen-sessions'"));
   covered.add(lineOf('receiver/run-receive.ts', "'source-state'"));
   for (const key of ["new UsageError('config'", "new UsageError('system-id'", "new UsageError('source-state'"]) covered.add(lineOf('src/accept-source.ts', key));
+});
+
+t.test('a state file the service user could read but not replace: exit 2 before joining', { skip: process.getuid?.() === 0 ? false : 'needs root, to run dbcast as nobody' }, async (t) => {
+  // Seen as a real run's "could not record the source" after it had restored: the guard would
+  // then start from nothing on the next night.
+  const dir = tempDir(t);
+  fs.chmodSync(dir, 0o755); // root's, so nobody may read it but not create files in it
+  for (const [key, file] of [['seen-sessions', 'seen.txt'], ['source-state', 'source.json']]) {
+    const r = await dbcast(['receive', '--group', '239.255.43.1', '--port', '9811', '--stdout', `--${key}`, path.join(dir, file)], { user: 'nobody' }).done;
+    t.equal(r.code, 2, `--${key} in a directory nobody may not write: exit 2`, { stderr: r.stderr });
+    t.match(r.stderr, new RegExp(`^dbcast receive: --${key}: expected .* in a directory this user may write, got ".*EACCES.*"$`, 'm'));
+  }
 });
 
 t.test('a terminal where the stream goes: one line naming the flag, exit 2', { skip: spawnSync('script', ['--version']).status === 0 ? false : 'script(1) (util-linux) is not installed' }, async (t) => {
