@@ -3,6 +3,7 @@
 // source state (receiver/source-state.ts); the run that verifies and restores clears it and
 // records the new identity.
 import * as fs from 'fs';
+import { checkCanReplace } from '../runtime/safe-file';
 import { readSourceState, sourceStatePath, writeSourceState } from '../receiver/source-state';
 import { formatSourceIdentity, MAX_SYSTEM_ID_CHARS } from '../runtime/source-identity';
 import { UsageError } from '../runtime/usage-error';
@@ -27,8 +28,9 @@ export function acceptSource(argv: Record<string, unknown>, out: (s: string) => 
     throw new UsageError('system-id', `the new source's system identifier (1..${MAX_SYSTEM_ID_CHARS} characters)`, systemId);
   }
   let state;
-  try { state = readSourceState(file); } catch (err) {
-    throw new UsageError('source-state', 'a source state file written by dbcast (or none yet)', `${file}: ${(err as Error).message}`);
+  try { state = readSourceState(file); checkCanReplace(file); } catch (err) {
+    // Without --source-state the file is the state dir's: a host with no daemon has no state dir.
+    throw new UsageError('source-state', `a source state file written by dbcast (or none yet) in a directory this user may write${argv['source-state'] === undefined ? ' (the daemon\'s state-dir; or give --source-state FILE or --config)' : ''}`, `${file}: ${(err as Error).message}`);
   }
   state.acceptNext = systemId === undefined ? {} : { systemId };
   writeSourceState(file, state);

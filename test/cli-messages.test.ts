@@ -275,7 +275,10 @@ t.test('local setup errors: one line, exit 2', async (t) => {
     [['receive', '--group', '239.255.43.1', '--port', '9811', '--output', path.join(dir, 'o'), '--source-state', path.join(dir, 'no-such-dir', 'source.json')], 'receive',
       /^dbcast receive: --source-state: expected a source state file written by dbcast \(or none yet\) in a directory this user may write, got ".*no-such-dir.*ENOENT.*"$/],
     [['accept-source', 'app', '--source-state', path.join(dir, 'seen-as-dir')], 'accept-source',
-      /^dbcast accept-source: --source-state: expected a source state file written by dbcast \(or none yet\), got ".*EISDIR.*"$/],
+      /^dbcast accept-source: --source-state: expected a source state file written by dbcast \(or none yet\) in a directory this user may write, got ".*EISDIR.*"$/],
+    // Seen in a README run on a host with no daemon: a stack trace and exit 1.
+    [['accept-source', 'app', '--state-dir', path.join(dir, 'no-state-dir')], 'accept-source',
+      /^dbcast accept-source: --source-state: expected a source state file written by dbcast \(or none yet\) in a directory this user may write \(the daemon's state-dir; or give --source-state FILE or --config\), got ".*no-state-dir.*ENOENT.*"$/],
     [['accept-source', 'app', '--source-state', path.join(dir, 's.json'), '--system-id', ''], 'accept-source',
       /^dbcast accept-source: --system-id: expected the new source's system identifier \(1\.\.128 characters\), but it was empty$/],
     [['accept-source', 'app', '--config', path.join(dir, 'missing.yaml')], 'accept-source',
