@@ -2,12 +2,14 @@
 // refusals (nothing is ever created outside the staging directory), Debian's default commands,
 // the recovery settings, the flags, and the stop/swap/start/rollback sequence with a fake server.
 import t from 'tap';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseRestoreOptions } from '../receiver/restore/restore-options';
 import { BaseBackupPolicy, baseBackupProblem } from '../receiver/restore/postgres-cluster/backup-policy';
-import { clusterFromConfig, clusterFromPath, commandProgram, ctlClusterCommand, debianCluster } from '../receiver/restore/postgres-cluster/commands';
+import { clusterFromConfig, clusterFromPath, ctlClusterCommand, debianCluster } from '../receiver/restore/postgres-cluster/commands';
+import { commandProblem, commandProgram } from '../receiver/restore/server-swap/command-check';
 import { confValue, recoverySettings, withSettings } from '../receiver/restore/postgres-cluster/recovery';
 import { TarExtractor } from '../receiver/restore/postgres-cluster/tar-extractor';
 import { numericField, parseTarHeader, safeEntryPath } from '../receiver/restore/postgres-cluster/tar-header';
@@ -118,6 +120,19 @@ t.test('Debian defaults: from the path, or from data_directory in /etc/postgresq
   t.equal(commandProgram('PGCTLTIMEOUT=600 pg_ctlcluster 15 main stop'), 'pg_ctlcluster');
   t.equal(commandProgram('sudo -n systemctl stop postgresql@15-main'), 'sudo');
   t.equal(commandProgram('$HOME/bin/stop'), null);
+});
+
+t.test('stop/start commands: systemctl is refused before joining on a host systemd did not boot', async (t) => {
+  // Seen in a README run: the default `systemctl stop mariadb` failed only after the transfer.
+  const fakeSystemctl = fs.mkdtempSync(path.join(os.tmpdir(), 'dbcast-bin-'));
+  t.teardown(() => fs.rmSync(fakeSystemctl, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(fakeSystemctl, 'systemctl'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  const cmd = `${path.join(fakeSystemctl, 'systemctl')} stop mariadb`;
+  t.match(await commandProblem(cmd, () => false), /^systemctl cannot work on this host: systemd is not its init system \(no \/run\/systemd\/system\)/);
+  t.equal(await commandProblem(cmd, () => true), null, 'with systemd running it may run');
+  t.match(await commandProblem(`sudo -n ${cmd}`, () => false), /systemctl cannot work/, 'behind sudo too');
+  t.equal(await commandProblem('pg_ctlcluster 15 main stop', () => false), spawnSync('sh', ['-c', 'command -v pg_ctlcluster']).status === 0 ? null : 'pg_ctlcluster is not found or not executable', 'other programs do not need systemd');
+  t.match(await commandProblem('/nonexistent/pg_ctl stop', () => true), /^\/nonexistent\/pg_ctl is not found or not executable$/);
 });
 
 t.test('recovery settings: own timeline by default, a standby with --as-standby', async (t) => {

@@ -11,7 +11,7 @@ import { mariabackupVersion, releaseSeries } from './backup-info';
 import { existingTreeBytes, freeBytes, gib, notMariadbDatadir, previousDir, stagingDir, treeBytes } from './datadir';
 import { readReplicaPassword, type MariadbServerSettings } from './options';
 import { processesIn, ServerCheck } from './server';
-import { commandProblem } from './shell';
+import { commandProblem } from '../server-swap/command-check';
 
 export type MariadbServerTarget = RestoreTarget & MariadbServerSettings;
 

@@ -3,7 +3,6 @@
 import { spawn } from 'child_process';
 import { OutputTail } from '../../../runtime/output-tail';
 import { killGroup } from '../../../runtime/process-group';
-import { runTool } from '../tool';
 
 export interface ShellResult { code: number | null; signal: NodeJS.Signals | null; output: string; timedOut: boolean }
 
@@ -30,14 +29,4 @@ export function runShell(command: string, timeoutMs: number): Promise<ShellResul
 export function describeShell(r: ShellResult, timeoutMs: number): string {
   const how = r.timedOut ? `did not finish within ${timeoutMs / 1000} s` : r.signal ? `was killed by ${r.signal}` : r.code === null ? 'could not run' : `exited with status ${r.code}`;
   return r.output ? `${how}: ${r.output.replace(/\s*\n\s*/g, ' | ')}` : how;
-}
-
-/** Why `command` cannot run here (its program is not found), or null. Only the first word is
- *  checked: the rest is the shell's business. */
-export async function commandProblem(command: string): Promise<string | null> {
-  const first = command.trim().split(/\s+/)[0] ?? '';
-  if (first === '') return 'it is empty';
-  if (/[=$`;|&<>()]/.test(first)) return null; // an assignment or shell syntax: let sh judge it
-  const r = await runTool('/bin/sh', ['-c', 'command -v "$1"', 'sh', first], undefined, 10_000);
-  return r.code === 0 ? null : `${first} is not found or not executable`;
 }

@@ -42,10 +42,3 @@ export function debianCluster(dataDir: string, etcDir?: string): DebianCluster |
 export const ctlClusterCommand = (c: DebianCluster, action: 'stop' | 'start'): string => `pg_ctlcluster ${c.version} ${c.cluster} ${action}`;
 export const debianServerLog = (c: DebianCluster): string => `/var/log/postgresql/postgresql-${c.version}-${c.cluster}.log`;
 
-/** The program a shell command runs first (after VAR=value assignments), to check it exists. */
-export function commandProgram(cmd: string): string | null {
-  const words = cmd.trim().split(/\s+/);
-  const first = words.find((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w));
-  if (!first || /["'`$\\(){};|&<>]/.test(first)) return null;
-  return first;
-}

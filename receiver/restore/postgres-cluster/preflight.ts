@@ -7,24 +7,15 @@ import * as path from 'path';
 import type { PreflightResult } from '../preset';
 import type { RestoreTarget } from '../target';
 import { runTool } from '../tool';
+import { commandProblem } from '../server-swap/command-check';
 import { freeBytes, gib } from '../server-swap/dirs';
-import { clusterFromPath, commandProgram, ctlClusterCommand, debianCluster, debianServerLog } from './commands';
+import { clusterFromPath, ctlClusterCommand, debianCluster, debianServerLog } from './commands';
 import { CHECK_SQL, checkQuery, readSystemId } from './control';
 import type { PgClusterReady, PgClusterSettings } from './options';
 
 export const stagingDir = (dataDir: string): string => `${dataDir}.incoming`;
 export const previousDir = (dataDir: string): string => `${dataDir}.previous`;
 export const failedDir = (dataDir: string): string => `${dataDir}.failed`;
-
-async function programProblem(flag: string, cmd: string): Promise<string | null> {
-  const prog = commandProgram(cmd);
-  if (prog === null) return null; // a compound command: the shell will say
-  const r = await runTool('/bin/sh', ['-c', 'command -v "$1"', 'sh', prog], undefined, 10_000);
-  if (r.code !== 0) return `--${flag}: ${prog} not found (${JSON.stringify(cmd)})`;
-  const found = r.stdout.trim();
-  if (found.startsWith('/')) { try { fs.accessSync(found, fs.constants.X_OK); } catch { return `--${flag}: ${found} is not executable by this user`; } }
-  return null;
-}
 
 /** du -s: bytes the live data directory uses (the estimate of the copy to come). */
 async function usedBytes(dir: string): Promise<number | null> {
@@ -61,7 +52,7 @@ export async function pgClusterPreflight(t: RestoreTarget & PgClusterSettings): 
   const startCommand = t.startCommand ?? (cluster ? ctlClusterCommand(cluster, 'start') : undefined);
   if (!stopCommand || !startCommand) return no(`no --stop-command/--start-command given, and ${dir} is not a Debian cluster (/var/lib/postgresql/VERSION/CLUSTER or data_directory in /etc/postgresql): give both`);
   for (const [flag, cmd] of [['stop-command', stopCommand], ['start-command', startCommand]] as const) {
-    const p = await programProblem(flag, cmd); if (p) return no(p);
+    const p = await commandProblem(cmd); if (p) return no(`--${flag} ${JSON.stringify(cmd)}: ${p}`);
   }
   if (cluster && clusterFromPath(dir) && cluster.version !== liveMajor.split('.')[0] && cluster.version !== liveMajor) {
     return no(`${dir} is in Debian's ${cluster.version}/ tree but its PG_VERSION says ${liveMajor}`);
