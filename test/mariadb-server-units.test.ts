@@ -12,7 +12,7 @@ import { dataDirPathProblem, notMariadbDatadir, previousDir, stagingDir, treeByt
 import { defaultStartCommand, defaultStopCommand, defaultUnit, readReplicaPassword } from '../receiver/restore/mariadb-server/options';
 import { parseSlaveStatus, replicaStatements, replicationProblem } from '../receiver/restore/mariadb-server/replica';
 import { errorSummary, processesIn } from '../receiver/restore/mariadb-server/server';
-import { runShell } from '../receiver/restore/mariadb-server/shell';
+import { runShell } from '../receiver/restore/server-swap/shell-command';
 import { commandProblem } from '../receiver/restore/server-swap/command-check';
 import { parseReceiveOptions } from '../src/options';
 import { tempDir } from './helpers/dbcast';

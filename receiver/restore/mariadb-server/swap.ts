@@ -8,7 +8,7 @@ import type { Logger } from '../../../runtime/log';
 import { previousDir, stagingDir } from './datadir';
 import type { MariadbServerSettings } from './options';
 import { errorSummary, processesIn, serverLogTail, type ServerCheck } from './server';
-import { describeShell, runShell } from './shell';
+import { describeCommand, runShell } from '../server-swap/shell-command';
 
 export type SwapStep = 'stop' | 'move the live data directory aside' | 'move the copy into place' | 'start' | 'check';
 
@@ -74,7 +74,7 @@ export class ServerSwap {
     const r = await runShell(this.s.stopCommand, this.s.checkTimeoutMs);
     if (r.code !== 0) {
       // A server that was not running cannot be stopped; what counts is that it is down.
-      if ((await this.check.probe()).up) throw new StepFailure(step, `the stop command ${describeShell(r, this.s.checkTimeoutMs)}`);
+      if ((await this.check.probe()).up) throw new StepFailure(step, `the stop command ${describeCommand(r, this.s.checkTimeoutMs)}`);
     }
     if (!(await this.check.waitDown(this.s.checkTimeoutMs))) throw new StepFailure(step, `the server still answers ${this.s.checkTimeoutMs / 1000} s after the stop command`);
     // Not answering is not proof (a check login can fail on a running server): nothing may
@@ -92,8 +92,8 @@ export class ServerSwap {
     const r = await runShell(this.s.startCommand, this.s.checkTimeoutMs);
     if (r.code !== 0) {
       // Its output goes to our log; the report gets the server's own error lines instead.
-      this.log.error(`mariadb-server: the start command ${describeShell(r, this.s.checkTimeoutMs)}`);
-      throw new StepFailure('start', `the start command ${describeShell({ ...r, output: '' }, this.s.checkTimeoutMs)}`);
+      this.log.error(`mariadb-server: the start command ${describeCommand(r, this.s.checkTimeoutMs)}`);
+      throw new StepFailure('start', `the start command ${describeCommand({ ...r, output: '' }, this.s.checkTimeoutMs)}`);
     }
     this.step(`waiting (at most ${this.s.checkTimeoutMs / 1000} s) for the server to answer`);
     const p = await this.check.waitUp(this.s.checkTimeoutMs);
