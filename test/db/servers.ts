@@ -87,6 +87,10 @@ export function startPostgres(): Server {
 
 /** A new data directory, as `mariadb-install-db` makes one (root logs in by socket, no test db). */
 function installMariadbData(data: string): void {
+  // dbcast's restore and dump clients read the user's option file, as they should for an
+  // operator; a password there fails every test login (root has none on these servers).
+  const myCnf = path.join(os.homedir(), '.my.cnf');
+  if (fs.existsSync(myCnf)) throw new Error(`${myCnf} exists: the MariaDB clients dbcast runs would read it and fail to log in to the test servers; move it aside while the tests run`);
   execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, ...(isRoot ? ['--user=mysql'] : []),
     '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' });
 }
