@@ -178,7 +178,7 @@ function fakeServer(dir: string, script: { startFails?: number[]; checkNewFails?
     stop: async () => { calls.push('stop'); if (script.stopFails) return { ok: false, message: 'stop failed' }; up = false; return ok(); },
     start: async () => { starts++; calls.push(`start:${fs.readFileSync(path.join(live, 'WHO'), 'utf8')}`); if (script.startFails?.includes(starts)) return { ok: false, message: 'start failed' }; up = true; return ok(); },
     check: async (which) => { calls.push(`check:${which}`); return which === 'new' && script.checkNewFails ? { ok: false, message: 'no answer' } : ok(); },
-    lastLog: () => 'FATAL: incorrect checksum in control file',
+    lastLog: async () => 'FATAL: incorrect checksum in control file',
   };
 }
 
@@ -208,6 +208,7 @@ t.test('swap: the copy does not start: rolled back, kept-old, the step and the l
   t.equal(r.outcome, 'kept-old');
   t.equal(r.failedStep, 'start');
   t.match(r.detail, /^step start failed: start failed; rolled back, the old server answers; server log: FATAL: incorrect checksum/);
+  t.match(r, { state: 'rolled back, the old server answers', why: 'start failed', serverLog: 'FATAL: incorrect checksum in control file' }, 'the same in parts (the MariaDB preset orders them state first)');
   t.same(fs.readdirSync(root).sort(), ['data'], 'the old data back in place; the failed copy removed');
   t.equal(who(root, 'data'), 'old');
   t.same(s.calls, ['stop', 'start:new', 'start:old', 'check:old']);
@@ -228,6 +229,7 @@ t.test('swap: the rollback fails too: rollback-failed, loudly, saying where each
   const r = await swapDataDir(plan(s));
   t.equal(r.outcome, 'rollback-failed');
   t.match(r.detail, /^ROLLBACK FAILED \(start failed\) after step start failed: start failed; the old data is in .*data, the new in .*data\.failed/);
+  t.match(r.state, /^ROLLBACK FAILED: the old server did not come back \(start failed\); the old data is in .*data, the new in .*data\.failed$/);
 });
 
 t.test('swap: the stop fails: nothing moved, the old server answers: kept-old', async (t) => {

@@ -8,6 +8,8 @@ export const STAGING_DIR_SUFFIX = '.incoming';
 export const PREVIOUS_DIR_SUFFIX = '.previous';
 export const stagingDir = (dataDir: string): string => dataDir + STAGING_DIR_SUFFIX;
 export const previousDir = (dataDir: string): string => dataDir + PREVIOUS_DIR_SUFFIX;
+/** A copy that did not come up waits here while the old one is put back, then is removed. */
+export const failedDir = (dataDir: string): string => `${dataDir}.failed`;
 
 /** Files of the live data directory that a backup does not carry and the server (or Debian's
  *  packaging) expects to find: copied into the staged copy when it lacks them. */

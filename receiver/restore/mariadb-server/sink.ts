@@ -1,7 +1,8 @@
 // --restore mariadb-server: a mariabackup xbstream becomes the server's whole data directory.
 // The stream is spooled (0600) and extracted with mbstream once its SHA-256 matched (or, with
 // --restore-while-receiving, extracted as it arrives) into DIR.incoming beside the live
-// directory; then mariabackup --prepare, the version check, ownership, and the swap (swap.ts).
+// directory; then mariabackup --prepare, the version check, ownership, and the swap shared with
+// the PostgreSQL preset (server-swap/swap.ts, driven through control.ts).
 // Nothing is stopped or started before the stream verified and the copy prepared.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -14,15 +15,22 @@ import { describeExit, runTool, StreamingTool, type ToolResult } from '../tool';
 import {
   BACKUP_INFO_FILES, BINLOG_INFO_FILES, describePosition, parseBackupInfo, parseBinlogInfo, versionProblem, type BinlogPosition,
 } from './backup-info';
-import { CARRIED_OVER, chownTree, previousDir, stagingDir } from './datadir';
+import { CARRIED_OVER, chownTree, failedDir, previousDir, stagingDir } from './datadir';
 import { readReplicaPassword } from './options';
 import type { MariadbServerReady } from './preflight';
 import { startReplica } from './replica';
 import { ServerCheck } from './server';
-import { ServerSwap } from './swap';
+import { MariadbControl } from './control';
+import { swapDataDir, type Step as SwapStep } from '../server-swap/swap';
 
 /** The steps before the swap, as the report names them. */
 type Step = 'spool' | 'extract' | 'read the backup' | 'prepare' | 'binlog position' | 'ownership' | 'replica';
+
+/** The shared swap's steps as this preset's report has always named them. */
+const SWAP_STEP_NAMES: Record<SwapStep, string> = {
+  'remove-old-previous': 'remove the previous copy', 'stop': 'stop', 'move-live-to-previous': 'move the live data directory aside',
+  'move-staging-to-live': 'move the copy into place', 'start': 'start', 'check': 'check',
+};
 
 class StepError extends Error { constructor(readonly step: Step, message: string, readonly exitCode = -1) { super(message); } }
 
@@ -192,12 +200,14 @@ export class MariadbServerSink implements Sink {
     const t = this.r.target;
     const check = new ServerCheck(this.r.clientBin, t.conn);
     this.swapTried = true;
-    const result = await new ServerSwap(t, check, this.log).run();
-    if (!result.ok) {
-      this.restoreOutcome = result.rolledBack ? RestoreOutcome.KeptOld : RestoreOutcome.RollbackFailed;
-      if (!result.rolledBack) this.log.error(`mariadb-server: ${result.state}`);
+    const control = new MariadbControl(t, check, this.log);
+    const result = await swapDataDir({ live: t.dataDir, staging: this.staged, previous: previousDir(t.dataDir), failed: failedDir(t.dataDir), control, log: this.log });
+    if (result.outcome !== 'swapped') {
+      this.restoreOutcome = result.outcome === 'kept-old' ? RestoreOutcome.KeptOld : RestoreOutcome.RollbackFailed;
+      if (result.outcome === 'rollback-failed') this.log.error(`mariadb-server: ${result.state}`);
       // The state first: the report that reaches the sender keeps only the first 255 bytes.
-      this.fail(result.step, `${result.state}: ${result.message}${result.log ? `; server log: ${result.log}` : ''}`);
+      const step = result.failedStep ? SWAP_STEP_NAMES[result.failedStep] : 'swap';
+      this.fail(step, `${result.state}: ${result.why ?? ''}${result.serverLog ? `; server log: ${result.serverLog}` : ''}`);
       return;
     }
     this.restoreOutcome = RestoreOutcome.Swapped;

@@ -107,7 +107,7 @@ export class PgClusterControl implements ServerControl {
   }
 
   /** The log's last lines go to dbcast's log; the report gets its last FATAL/PANIC/ERROR lines. */
-  lastLog(): string {
+  async lastLog(): Promise<string> {
     const file = this.t.serverLog || newestLog(path.join(this.t.dataDir, 'log'));
     if (!file) return '';
     const tail = fileTail(file);

@@ -19,7 +19,7 @@ export interface ServerControl {
   /** Wait (bounded) until the server answers the check, on the new data or the old. */
   check(which: 'new' | 'old'): Promise<StepResult>;
   /** The server's last log lines, for the report. */
-  lastLog(): string;
+  lastLog(): Promise<string>;
 }
 
 export interface SwapPlan {
@@ -33,9 +33,14 @@ export interface SwapPlan {
 }
 
 export type SwapOutcome = 'swapped' | 'kept-old' | 'rollback-failed';
-export interface SwapResult { outcome: SwapOutcome; failedStep?: string; detail: string }
+/**
+ * detail: the whole story in one line. The same in parts, for an engine whose report puts them
+ * in its own order: `state` (what the server is left as), `why` (what the failed step said),
+ * `serverLog` (its last error lines), `checked` (what the check of the new data said).
+ */
+export interface SwapResult { outcome: SwapOutcome; failedStep?: Step; detail: string; state: string; why?: string; serverLog?: string; checked?: string }
 
-type Step = 'remove-old-previous' | 'stop' | 'move-live-to-previous' | 'move-staging-to-live' | 'start' | 'check';
+export type Step = 'remove-old-previous' | 'stop' | 'move-live-to-previous' | 'move-staging-to-live' | 'start' | 'check';
 
 export async function swapDataDir(p: SwapPlan): Promise<SwapResult> {
   const { log, control } = p;
@@ -48,52 +53,56 @@ export async function swapDataDir(p: SwapPlan): Promise<SwapResult> {
     return r;
   };
   const fs = (run: () => Promise<void>) => async (): Promise<StepResult> => { await run(); return { ok: true, message: '' }; };
-  const failed = (name: Step, r: StepResult): string => `step ${name} failed: ${r.message}`;
 
   // 1. The run before last's copy goes: its name is needed (done before the stop: no downtime).
   let r = await step('remove-old-previous', fs(() => removeTree(p.previous)));
-  if (!r.ok) return { outcome: 'kept-old', failedStep: 'remove-old-previous', detail: `${failed('remove-old-previous', r)}; ${p.live} untouched` };
+  if (!r.ok) return { outcome: 'kept-old', failedStep: 'remove-old-previous', detail: `step remove-old-previous failed: ${r.message}; ${p.live} untouched`, state: `${p.live} untouched`, why: r.message };
 
   // 2. Stop the live server.
   const wasRunning = await control.running();
   r = wasRunning ? await step('stop', () => control.stop()) : { ok: true, message: 'was not running' };
-  if (r.ok && (await control.running())) r = { ok: false, message: 'the stop command succeeded but the server still runs (its pid file is there)' };
-  if (!r.ok) return ensureOldUp('stop', failed('stop', r), p, step, wasRunning);
+  if (r.ok && (await control.running())) r = { ok: false, message: 'the stop command succeeded but the server still runs' };
+  if (!r.ok) return ensureOldUp('stop', r.message, p, step, wasRunning);
   if (!wasRunning) log.warn(`the live server on ${p.live} was not running; it will be started on the new data`);
 
   // 3. The swap: two renames in one directory.
   r = await step('move-live-to-previous', fs(() => move(p.live, p.previous)));
-  if (!r.ok) return ensureOldUp('move-live-to-previous', failed('move-live-to-previous', r), p, step, true);
+  if (!r.ok) return ensureOldUp('move-live-to-previous', r.message, p, step, true);
   r = await step('move-staging-to-live', fs(() => move(p.staging, p.live)));
-  if (!r.ok) return rollBack('move-staging-to-live', failed('move-staging-to-live', r), p, step, false);
+  if (!r.ok) return rollBack('move-staging-to-live', r.message, p, step, false);
 
   // 4. Start on the new data and check it answers.
   r = await step('start', () => control.start());
-  if (!r.ok) return rollBack('start', failed('start', r), p, step, true);
+  if (!r.ok) return rollBack('start', r.message, p, step, true);
   r = await step('check', () => control.check('new'));
-  if (!r.ok) return rollBack('check', failed('check', r), p, step, true);
-  return { outcome: 'swapped', detail: `swapped: the server answers on the new data${r.message ? `, ${r.message}` : ''}; the old data kept as ${p.previous}` };
+  if (!r.ok) return rollBack('check', r.message, p, step, true);
+  return { outcome: 'swapped', detail: `swapped: the server answers on the new data${r.message ? `, ${r.message}` : ''}; the old data kept as ${p.previous}`, state: 'swapped', checked: r.message };
 }
 
 type StepFn = (name: string, run: () => Promise<StepResult>) => Promise<StepResult>;
 
 /** The live directory never moved: make sure the old server answers. */
-async function ensureOldUp(failedStep: Step, why: string, p: SwapPlan, step: StepFn, wasRunning: boolean): Promise<SwapResult> {
-  if (!wasRunning) return { outcome: 'kept-old', failedStep, detail: `${why}; ${p.live} untouched (its server was not running)` };
+async function ensureOldUp(failedStep: Step, whyMessage: string, p: SwapPlan, step: StepFn, wasRunning: boolean): Promise<SwapResult> {
+  const why = `step ${failedStep} failed: ${whyMessage}`;
+  const base = { failedStep, why: whyMessage };
+  if (!wasRunning) return { ...base, outcome: 'kept-old', state: `${p.live} untouched (its server was not running)`, detail: `${why}; ${p.live} untouched (its server was not running)` };
   let r = await step('recover-check-old', () => p.control.check('old'));
   if (!r.ok) {
     r = await step('recover-start-old', () => p.control.start());
     if (r.ok) r = await step('recover-check-old', () => p.control.check('old'));
   }
-  if (r.ok) return { outcome: 'kept-old', failedStep, detail: `${why}; data directory untouched, the old server answers` };
-  return { outcome: 'rollback-failed', failedStep, detail: `ROLLBACK FAILED: the old server does not answer (${r.message}) after ${why}; its data directory is untouched` };
+  if (r.ok) return { ...base, outcome: 'kept-old', state: 'the old server answers, its data directory untouched', detail: `${why}; data directory untouched, the old server answers` };
+  return { ...base, outcome: 'rollback-failed', state: `ROLLBACK FAILED: the old server does not answer (${r.message}); its data directory is untouched`, detail: `ROLLBACK FAILED: the old server does not answer (${r.message}) after ${why}; its data directory is untouched` };
 }
 
 /** The new data is (or was about to be) live and did not come up: put the old one back. */
-async function rollBack(failedStep: Step, why: string, p: SwapPlan, step: StepFn, newIsLive: boolean): Promise<SwapResult> {
-  const serverLog = p.control.lastLog();
+async function rollBack(failedStep: Step, whyMessage: string, p: SwapPlan, step: StepFn, newIsLive: boolean): Promise<SwapResult> {
+  const why = `step ${failedStep} failed: ${whyMessage}`;
+  const serverLog = await p.control.lastLog();
   const logPart = serverLog ? `; server log: ${serverLog}` : '';
+  const base = { failedStep, why: whyMessage, serverLog };
   let r: StepResult = { ok: true, message: '' };
+  let oldServerTried = false;
   if (newIsLive) {
     if (await p.control.running()) {
       r = await step('rollback-stop-new', () => p.control.stop());
@@ -107,12 +116,13 @@ async function rollBack(failedStep: Step, why: string, p: SwapPlan, step: StepFn
     await move(p.previous, p.live);
     return { ok: true, message: '' };
   });
-  if (r.ok) r = await step('rollback-start-old', () => p.control.start());
+  if (r.ok) { oldServerTried = true; r = await step('rollback-start-old', () => p.control.start()); }
   if (r.ok) r = await step('rollback-check-old', () => p.control.check('old'));
   if (!r.ok) {
-    const where = (await exists(p.previous)) ? `the old data is in ${p.previous}` : `the old data is in ${p.live}`;
-    return { outcome: 'rollback-failed', failedStep, detail: `ROLLBACK FAILED (${r.message}) after ${why}; ${where}${(await exists(p.failed)) ? `, the new in ${p.failed}` : ''}${logPart}` };
+    const where = `${(await exists(p.previous)) ? `the old data is in ${p.previous}` : `the old data is in ${p.live}`}${(await exists(p.failed)) ? `, the new in ${p.failed}` : ''}`;
+    const what = oldServerTried ? 'the old server did not come back' : 'the old data could not be put back';
+    return { ...base, outcome: 'rollback-failed', state: `ROLLBACK FAILED: ${what} (${r.message}); ${where}`, detail: `ROLLBACK FAILED (${r.message}) after ${why}; ${where}${logPart}` };
   }
   await removeTree(p.failed).catch((err: Error) => p.log.warn(`could not remove ${p.failed}: ${err.message}`));
-  return { outcome: 'kept-old', failedStep, detail: `${why}; rolled back, the old server answers${logPart}` };
+  return { ...base, outcome: 'kept-old', state: 'rolled back, the old server answers', detail: `${why}; rolled back, the old server answers${logPart}` };
 }
