@@ -163,7 +163,11 @@ async function mariadb(dir: string): Promise<string[]> {
     let mydumperFailed: string | null = null;
     try {
       execSync(`mydumper -S ${my.host} -u root -B src -o ${mydumper} -t ${JOBS} -r 500000 -G -E -R -v 1`, { stdio: ['ignore', 'ignore', 'pipe'] });
-    } catch (err) { mydumperFailed = (err as Error).message.split('\n')[0]; }
+    } catch (err) {
+      // What mydumper (or the shell: "not found" = apt-get install mydumper) said, not only that it failed.
+      const said = String((err as { stderr?: Buffer }).stderr ?? '').trim().split('\n').pop() ?? '';
+      mydumperFailed = `mydumper failed${said ? `: ${said}` : ''}`;
+    }
     const fresh = (db: string): void => { my.sql('', `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db} CHARACTER SET utf8mb4`); };
     const client = `mariadb --no-defaults --socket=${my.host} -u root`;
     // The spool refuses a directory others may write (the bench dir is 0777 for the postgres user).
@@ -226,7 +230,8 @@ async function main(): Promise<void> {
   const when = /^(\d{4}-\d\d-\d\dT[^,]*)/m.exec(previous)?.[1] ?? 'an earlier run';
   for (const [engine, title] of [['postgres', 'PostgreSQL'], ['mariadb', 'MariaDB']]) {
     const kept = new RegExp(`^### ${title} [\\s\\S]*?(?=^### |(?![\\s\\S]))`, 'm').exec(previous)?.[0];
-    if (!ENGINES.includes(engine) && kept) out.push(kept.replace(/\n*$/, '').replace(/^(### .*)$/m, `$1, from ${when}`), '');
+    // A section kept twice says the run it came from once.
+    if (!ENGINES.includes(engine) && kept) out.push(kept.replace(/\n*$/, '').replace(/^(### (?:(?!, from ).)*)$/m, `$1, from ${when}`), '');
   }
   fs.writeFileSync(path.join(results, 'restore.md'), out.join('\n'));
   process.stdout.write(out.join('\n'));
