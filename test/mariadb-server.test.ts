@@ -162,10 +162,17 @@ function run(): void {
     t.equal(rep.receivers[0].restore, 'rollback-failed');
     t.match(rep.receivers[0].detail, /step 'start' failed: ROLLBACK FAILED: the old server did not come back/);
     t.match(res.stderr, /refusing to start/, 'the start command\'s output is in the receiver\'s log');
+    t.ok(fs.existsSync(`${rx[1].data}.rollback-failed`), 'a marker beside the data directory waits for the operator');
     // The operator's fix: start it by hand; the old data is there.
     const started = spawnSync('/bin/sh', ['-c', rx[1].startCommand], { encoding: 'utf8' });
     t.equal(started.status, 0, 'the old server starts by hand', { stderr: started.stderr });
     oldServerIntact(t, rx[1], before);
+    // Until the marker is removed, the next run is refused before it joins.
+    const again = receive(9876, 'nostart3', rx[1], ['--start-timeout-sec', '2']);
+    const a = await again.done;
+    t.not(a.code, 0, 'the next run is refused while the marker is there');
+    t.match(a.stderr, /a rollback failed here before and waits for the operator/);
+    fs.rmSync(`${rx[1].data}.rollback-failed`);
   });
 
   t.test('preflight: a directory that is not a MariaDB data directory is refused before joining', async (t) => {

@@ -14,6 +14,7 @@ import { confValue, recoverySettings, withSettings } from '../receiver/restore/p
 import { TarExtractor } from '../receiver/restore/postgres-cluster/tar-extractor';
 import { numericField, parseTarHeader, safeEntryPath } from '../receiver/restore/postgres-cluster/tar-header';
 import { swapDataDir, type ServerControl, type StepResult } from '../receiver/restore/server-swap/swap';
+import { rollbackMarkerProblem } from '../receiver/restore/server-swap/dirs';
 import { createLogger } from '../runtime/log';
 
 /** A ustar header, as pg_basebackup writes them. */
@@ -230,6 +231,11 @@ t.test('swap: the rollback fails too: rollback-failed, loudly, saying where each
   t.equal(r.outcome, 'rollback-failed');
   t.match(r.detail, /^ROLLBACK FAILED \(start failed\) after step start failed: start failed; the old data is in .*data, the new in .*data\.failed/);
   t.match(r.state, /^ROLLBACK FAILED: the old server did not come back \(start failed\); the old data is in .*data, the new in .*data\.failed$/);
+  const marker = path.join(root, 'data.rollback-failed');
+  t.match(fs.readFileSync(marker, 'utf8'), /^\d{4}-\d\d-\d\dT\S+ ROLLBACK FAILED \(start failed\)/, 'a marker beside the data directory says what happened');
+  t.match(rollbackMarkerProblem(path.join(root, 'data')), /^a rollback failed here before and waits for the operator: .*ROLLBACK FAILED.*remove .*data\.rollback-failed$/, 'later runs are refused while it is there');
+  fs.rmSync(marker);
+  t.equal(rollbackMarkerProblem(path.join(root, 'data')), null, 'and run again once the operator removed it');
 });
 
 t.test('swap: the stop fails: nothing moved, the old server answers: kept-old', async (t) => {
@@ -238,6 +244,7 @@ t.test('swap: the stop fails: nothing moved, the old server answers: kept-old', 
   const r = await swapDataDir(plan(s));
   t.match(r, { outcome: 'kept-old', failedStep: 'stop' });
   t.equal(who(root, 'data'), 'old');
+  t.notOk(fs.existsSync(path.join(root, 'data.rollback-failed')), 'kept-old leaves no marker');
   t.equal(who(root, 'data.incoming'), 'new', 'staging left for the sink to remove');
 });
 

@@ -207,9 +207,16 @@ function run(): void {
     t.equal(x.restore, 'rollback-failed');
     t.match(x.detail, /ROLLBACK FAILED \(the start command exited with status 1\) after step start failed/);
     t.match(x.detail, /the old data is in \S+\/data\b/, 'says where the old data is');
+    t.ok(fs.existsSync(`${r1.dataDir}.rollback-failed`), 'a marker beside the data directory waits for the operator');
+    // The next run is refused before it joins (it would start by removing .previous).
+    const again = receive(r1, true, 9855, 'worse2', 'r1', ['--start-timeout-sec', '2'], {});
+    const a = await again.done;
+    t.not(a.code, 0, 'the next run is refused while the marker is there');
+    t.match(a.stderr, /a rollback failed here before and waits for the operator/);
     r1.start(); // what the operator does next
     oldIsBack(t, print, true);
     fs.rmSync(`${r1.dataDir}.failed`, { recursive: true, force: true });
+    fs.rmSync(`${r1.dataDir}.rollback-failed`);
   });
 }
 

@@ -12,6 +12,7 @@ import { existingTreeBytes, freeBytes, gib, notMariadbDatadir, previousDir, stag
 import { readReplicaPassword, type MariadbServerSettings } from './options';
 import { processesIn, ServerCheck } from './server';
 import { commandProblem } from '../server-swap/command-check';
+import { rollbackMarkerProblem } from '../server-swap/dirs';
 
 export type MariadbServerTarget = RestoreTarget & MariadbServerSettings;
 
@@ -29,6 +30,8 @@ export interface MariadbServerReady {
 export async function mariadbServerPreflight(t: MariadbServerTarget): Promise<PreflightResult<MariadbServerReady>> {
   const warnings: string[] = [];
   const dir = t.dataDir;
+  const marker = rollbackMarkerProblem(dir);
+  if (marker) return { ok: false, reason: marker };
   let st: fs.Stats;
   try { st = fs.lstatSync(dir); } catch (err) { return { ok: false, reason: `--data-dir ${dir}: ${(err as Error).message}` }; }
   if (!st.isDirectory()) return { ok: false, reason: `--data-dir ${dir} is not a directory (a symlink is refused: the swap renames it)` };

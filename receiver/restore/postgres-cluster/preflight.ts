@@ -8,7 +8,7 @@ import type { PreflightResult } from '../preset';
 import type { RestoreTarget } from '../target';
 import { runTool } from '../tool';
 import { commandProblem } from '../server-swap/command-check';
-import { freeBytes, gib } from '../server-swap/dirs';
+import { freeBytes, gib, rollbackMarkerProblem } from '../server-swap/dirs';
 import { clusterFromPath, ctlClusterCommand, debianCluster, debianServerLog } from './commands';
 import { CHECK_SQL, checkQuery, readSystemId } from './control';
 import type { PgClusterReady, PgClusterSettings } from './options';
@@ -27,6 +27,8 @@ async function usedBytes(dir: string): Promise<number | null> {
 export async function pgClusterPreflight(t: RestoreTarget & PgClusterSettings): Promise<PreflightResult<PgClusterReady>> {
   const no = (reason: string): PreflightResult<PgClusterReady> => ({ ok: false, reason });
   const dir = t.dataDir;
+  const marker = rollbackMarkerProblem(dir);
+  if (marker) return no(marker);
   const v = await runTool('psql', ['--version']);
   if (v.code !== 0) return no('psql is not usable (install the PostgreSQL client): it runs the check query');
   let st: fs.Stats;

@@ -2,7 +2,7 @@
 // made durable by syncing the parent; removal that never follows a symlink out.
 import * as fs from 'fs';
 import * as path from 'path';
-import { syncDirectory } from '../../../runtime/safe-file';
+import { REPORT_FILE_MODE, syncDirectory, writeFileAtomic } from '../../../runtime/safe-file';
 
 export async function exists(p: string): Promise<boolean> {
   try { await fs.promises.lstat(p); return true; } catch { return false; }
@@ -29,3 +29,25 @@ export function freeBytes(dir: string): number {
 }
 
 export const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+/**
+ * Left beside the live directory when a rollback failed: it says where the old and the new data
+ * are. While it exists every later run refuses in its preflight, because a run starts by
+ * removing `.previous` and `.incoming`, which may then hold the only good copy.
+ */
+export const rollbackMarker = (live: string): string => `${live}.rollback-failed`;
+
+export function writeRollbackMarker(live: string, whenIso: string, detail: string): void {
+  writeFileAtomic(rollbackMarker(live), `${whenIso} ${detail}\n`, REPORT_FILE_MODE);
+}
+
+/** Why a run must not touch `live` (a marker of a failed rollback is there), or null. */
+export function rollbackMarkerProblem(live: string): string | null {
+  const marker = rollbackMarker(live);
+  let text: string;
+  try { text = fs.readFileSync(marker, 'utf8'); } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return `${marker} exists but cannot be read (${(err as Error).message}): a rollback failed here before; set the server right, then remove it`;
+  }
+  return `a rollback failed here before and waits for the operator: ${text.trim().slice(0, 300)}; once the server and its data directory are set right (keep the good copy), remove ${marker}`;
+}

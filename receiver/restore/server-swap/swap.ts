@@ -7,7 +7,7 @@
 //    start it, check it: kept-old; if any of that fails: rollback-failed, said loudly.
 // Every step is logged; the result names the step that failed.
 import type { Logger } from '../../../runtime/log';
-import { exists, move, removeTree } from './dirs';
+import { exists, move, removeTree, writeRollbackMarker } from './dirs';
 
 export interface StepResult { ok: boolean; message: string }
 
@@ -43,6 +43,16 @@ export interface SwapResult { outcome: SwapOutcome; failedStep?: Step; detail: s
 export type Step = 'remove-old-previous' | 'stop' | 'move-live-to-previous' | 'move-staging-to-live' | 'start' | 'check';
 
 export async function swapDataDir(p: SwapPlan): Promise<SwapResult> {
+  const r = await swapSteps(p);
+  if (r.outcome === 'rollback-failed') {
+    try { writeRollbackMarker(p.live, new Date().toISOString(), r.detail); } catch (err) {
+      p.log.error(`could not leave the rollback marker beside ${p.live}: ${(err as Error).message}`);
+    }
+  }
+  return r;
+}
+
+async function swapSteps(p: SwapPlan): Promise<SwapResult> {
   const { log, control } = p;
   const step = async (name: Step | string, run: () => Promise<StepResult>): Promise<StepResult> => {
     log.info(`swap step ${name}: starting`);
