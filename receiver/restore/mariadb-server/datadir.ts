@@ -4,12 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-export const STAGING_DIR_SUFFIX = '.incoming';
-export const PREVIOUS_DIR_SUFFIX = '.previous';
-export const stagingDir = (dataDir: string): string => dataDir + STAGING_DIR_SUFFIX;
-export const previousDir = (dataDir: string): string => dataDir + PREVIOUS_DIR_SUFFIX;
-/** A copy that did not come up waits here while the old one is put back, then is removed. */
-export const failedDir = (dataDir: string): string => `${dataDir}.failed`;
+export { failedDir, previousDir, stagingDir } from '../server-swap/dirs';
 
 /** Files of the live data directory that a backup does not carry and the server (or Debian's
  *  packaging) expects to find: copied into the staged copy when it lacks them. */
@@ -54,12 +49,6 @@ export async function existingTreeBytes(dir: string): Promise<number> {
   return fs.existsSync(dir) ? treeBytes(dir) : 0;
 }
 
-/** Free bytes for this process on the filesystem holding `dir`. */
-export function freeBytes(dir: string): number {
-  const s = fs.statfsSync(dir);
-  return s.bavail * s.bsize;
-}
-
 /** chown -R (never following symlinks) and the top directory's mode. */
 export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   const stack = [dir];
@@ -73,4 +62,3 @@ export async function chownTree(dir: string, uid: number, gid: number): Promise<
   }
 }
 
-export const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 3 : 1)} GiB`;

@@ -8,11 +8,11 @@ import { spoolDirProblem } from '../spool';
 import type { RestoreTarget } from '../target';
 import { runTool } from '../tool';
 import { mariabackupVersion, releaseSeries } from './backup-info';
-import { existingTreeBytes, freeBytes, gib, notMariadbDatadir, previousDir, stagingDir, treeBytes } from './datadir';
+import { existingTreeBytes, notMariadbDatadir, previousDir, stagingDir, treeBytes } from './datadir';
 import { readReplicaPassword, type MariadbServerSettings } from './options';
 import { processesIn, ServerCheck } from './server';
 import { commandProblem } from '../server-swap/command-check';
-import { rollbackMarkerProblem } from '../server-swap/dirs';
+import { freeBytes, gib, rollbackMarkerProblem } from '../server-swap/dirs';
 
 export type MariadbServerTarget = RestoreTarget & MariadbServerSettings;
 

@@ -8,14 +8,11 @@ import type { PreflightResult } from '../preset';
 import type { RestoreTarget } from '../target';
 import { runTool } from '../tool';
 import { commandProblem } from '../server-swap/command-check';
-import { freeBytes, gib, rollbackMarkerProblem } from '../server-swap/dirs';
+import { failedDir, freeBytes, gib, previousDir, rollbackMarkerProblem, stagingDir } from '../server-swap/dirs';
 import { clusterFromPath, ctlClusterCommand, debianCluster, debianServerLog } from './commands';
 import { CHECK_SQL, checkQuery, readSystemId } from './control';
 import type { PgClusterReady, PgClusterSettings } from './options';
 
-export const stagingDir = (dataDir: string): string => `${dataDir}.incoming`;
-export const previousDir = (dataDir: string): string => `${dataDir}.previous`;
-export const failedDir = (dataDir: string): string => `${dataDir}.failed`;
 
 /** du -s: bytes the live data directory uses (the estimate of the copy to come). */
 async function usedBytes(dir: string): Promise<number | null> {

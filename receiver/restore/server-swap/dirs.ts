@@ -4,6 +4,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { REPORT_FILE_MODE, syncDirectory, writeFileAtomic } from '../../../runtime/safe-file';
 
+/** Beside the live data directory (same parent, so the swap is two renames on one filesystem):
+ *  the copy being staged, the one the last swap replaced, and one that did not come up. */
+export const stagingDir = (dataDir: string): string => `${dataDir}.incoming`;
+export const previousDir = (dataDir: string): string => `${dataDir}.previous`;
+export const failedDir = (dataDir: string): string => `${dataDir}.failed`;
+
 export async function exists(p: string): Promise<boolean> {
   try { await fs.promises.lstat(p); return true; } catch { return false; }
 }
@@ -28,7 +34,8 @@ export function freeBytes(dir: string): number {
   return st.bavail * st.bsize;
 }
 
-export const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+/** Sizes in the preflight's messages; below 1 GiB with three decimals so that small gaps show. */
+export const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 3 : 1)} GiB`;
 
 /**
  * Left beside the live directory when a rollback failed: it says where the old and the new data
