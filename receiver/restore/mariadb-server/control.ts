@@ -12,9 +12,6 @@ import { errorSummary, processesIn, serverLogTail, type ServerCheck } from './se
 const PROCESS_POLL_MS = 200;
 
 export class MariadbControl implements ServerControl {
-  /** The server version the last good check saw. */
-  version = '';
-
   constructor(private readonly s: MariadbServerSettings, private readonly server: ServerCheck, private readonly log: Logger) {}
 
   private get live(): string { return this.s.dataDir; }
@@ -54,7 +51,6 @@ export class MariadbControl implements ServerControl {
     if (!p.up) return { ok: false, message: `the server did not answer within ${this.timeoutSec} s: ${p.error}` };
     const want = fs.realpathSync(this.live);
     if (p.datadir !== want && p.datadir !== this.live) return { ok: false, message: `the server that answers runs on ${p.datadir}, not ${this.live}` };
-    this.version = p.version;
     return { ok: true, message: `MariaDB ${p.version}, data directory ${p.datadir}` };
   }
 

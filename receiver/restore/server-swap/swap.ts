@@ -4,7 +4,8 @@
 //  - before the live directory moved (remove old .previous, stop): the old server is made sure
 //    to answer again (started if the stop left it down): kept-old;
 //  - after it moved (move, start, check): stop whatever runs, put the previous directory back,
-//    start it, check it: kept-old; if any of that fails: rollback-failed, said loudly.
+//    start it, check it: kept-old; if any of that fails: rollback-failed, said loudly, and a
+//    marker left beside the data directory (dirs.ts) so later runs refuse until it is cleared.
 // Every step is logged; the result names the step that failed.
 import type { Logger } from '../../../runtime/log';
 import { exists, move, removeTree, writeRollbackMarker } from './dirs';
@@ -36,9 +37,9 @@ export type SwapOutcome = 'swapped' | 'kept-old' | 'rollback-failed';
 /**
  * detail: the whole story in one line. The same in parts, for an engine whose report puts them
  * in its own order: `state` (what the server is left as), `why` (what the failed step said),
- * `serverLog` (its last error lines), `checked` (what the check of the new data said).
+ * `serverLog` (its last error lines).
  */
-export interface SwapResult { outcome: SwapOutcome; failedStep?: Step; detail: string; state: string; why?: string; serverLog?: string; checked?: string }
+export interface SwapResult { outcome: SwapOutcome; failedStep?: Step; detail: string; state: string; why?: string; serverLog?: string }
 
 export type Step = 'remove-old-previous' | 'stop' | 'move-live-to-previous' | 'move-staging-to-live' | 'start' | 'check';
 
@@ -86,7 +87,7 @@ async function swapSteps(p: SwapPlan): Promise<SwapResult> {
   if (!r.ok) return rollBack('start', r.message, p, step, true);
   r = await step('check', () => control.check('new'));
   if (!r.ok) return rollBack('check', r.message, p, step, true);
-  return { outcome: 'swapped', detail: `swapped: the server answers on the new data${r.message ? `, ${r.message}` : ''}; the old data kept as ${p.previous}`, state: 'swapped', checked: r.message };
+  return { outcome: 'swapped', detail: `swapped: the server answers on the new data${r.message ? `, ${r.message}` : ''}; the old data kept as ${p.previous}`, state: 'swapped' };
 }
 
 type StepFn = (name: string, run: () => Promise<StepResult>) => Promise<StepResult>;
